@@ -1,0 +1,15 @@
+from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+from django.utils.translation import gettext_lazy as _
+
+
+class HelpdeskSmsConfig(AppConfig):
+    name = "helpdesk_sms"
+    verbose_name = _("Helpdesk SMS")
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from . import conf, receivers  # noqa: F401  (registers checks and receivers)
+        from .periodic import register_periodic_tasks
+
+        post_migrate.connect(register_periodic_tasks, dispatch_uid="helpdesk_sms_periodic")

@@ -1,0 +1,87 @@
+"""The ``HELPDESK_SMS`` settings dict: defaults, access and system checks.
+
+One dict keeps the host's settings.py tidy; unknown keys are reported by ``manage.py check``
+so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings as django_settings
+from django.core import checks
+from django.utils.module_loading import import_string
+
+DEFAULTS: dict[str, Any] = {
+    # Region for numbers written without a country code (ISO 3166 alpha-2, e.g. "IN", "NG").
+    "DEFAULT_REGION": None,
+    # Dotted path of ``callable(ticket) -> str | None`` giving the customer's phone number.
+    "CUSTOMER_PHONE_RESOLVER": "helpdesk_sms.resolvers.customer_phone_from_ticket",
+    # Dotted path of ``callable(user) -> str | None`` giving an agent's phone number.
+    "AGENT_PHONE_RESOLVER": "helpdesk_sms.resolvers.agent_phone_from_profile",
+    # "celery": kick the dispatch task when a message is committed; "none": leave it to the
+    # periodic sweep or to ``manage.py sms_dispatch`` run from cron.
+    "DISPATCH": "celery",
+    # How many due messages one dispatch pass claims at a time.
+    "BATCH_SIZE": 100,
+    # Seconds to wait for a gateway to accept the connection, and then for its answer.
+    "CONNECT_TIMEOUT": 5.0,
+    "READ_TIMEOUT": 30.0,
+    # Retries when the gateway provably did not take the message, with doubling back-off.
+    "MAX_ATTEMPTS": 5,
+    "RETRY_BACKOFF": 30,
+    "RETRY_BACKOFF_MAX": 3600,
+    # A message left in "sending" this long (a worker died mid-request) becomes "unknown".
+    "STALE_SENDING_AFTER": 600,
+    # Stop polling delivery reports for messages accepted longer ago than this (seconds).
+    "REPORT_POLL_MAX_AGE": 3 * 24 * 3600,
+    # Periodic jobs registered with django-celery-beat (seconds between runs).
+    "SWEEP_INTERVAL": 60,
+    "REPORT_POLL_INTERVAL": 60,
+    "BALANCE_CHECK_INTERVAL": 3600,
+}
+
+
+def get(name: str) -> Any:
+    """The effective value of one setting (the host's value, else the default)."""
+    if name not in DEFAULTS:
+        raise KeyError(f"HELPDESK_SMS has no setting {name!r}")
+    return getattr(django_settings, "HELPDESK_SMS", {}).get(name, DEFAULTS[name])
+
+
+def resolver(name: str) -> Any:
+    """Import the callable a dotted-path setting names."""
+    return import_string(get(name))
+
+
+@checks.register()
+def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Report unknown keys, bad choices and resolvers that do not import."""
+    errors: list[checks.CheckMessage] = []
+    configured = getattr(django_settings, "HELPDESK_SMS", {})
+    if not isinstance(configured, dict):
+        return [checks.Error("HELPDESK_SMS must be a dict.", id="helpdesk_sms.E001")]
+    for key in sorted(set(configured) - set(DEFAULTS)):
+        errors.append(
+            checks.Error(
+                f"HELPDESK_SMS has an unknown key {key!r}.",
+                hint="Known keys: " + ", ".join(sorted(DEFAULTS)),
+                id="helpdesk_sms.E002",
+            )
+        )
+    if get("DISPATCH") not in ("celery", "none"):
+        errors.append(
+            checks.Error(
+                "HELPDESK_SMS['DISPATCH'] must be 'celery' or 'none'.", id="helpdesk_sms.E003"
+            )
+        )
+    for key in ("CUSTOMER_PHONE_RESOLVER", "AGENT_PHONE_RESOLVER"):
+        try:
+            resolver(key)
+        except ImportError as exc:
+            errors.append(
+                checks.Error(
+                    f"HELPDESK_SMS['{key}'] does not import: {exc}", id="helpdesk_sms.E004"
+                )
+            )
+    return errors

@@ -1,0 +1,1 @@
+"""Gateway adapters: one module per SMS gateway behind :class:`base.Gateway`."""

@@ -1,0 +1,341 @@
+"""What every gateway adapter is: its operations, result types and one error taxonomy.
+
+The outbox only ever talks to this interface. An adapter maps its gateway's replies onto
+:class:`ErrorCategory`, and the category alone decides what happens to a message
+(retry, ``failed`` or ``unknown``), so the at-most-once rule lives in one place.
+The raw code and text always travel with the category, and every URL or exception text
+an adapter hands back has its credentials redacted first.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+import urllib.parse
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import requests
+from urllib3.exceptions import NameResolutionError, NewConnectionError
+
+from .. import conf
+
+if TYPE_CHECKING:  # pragma: no cover
+    from django.http import HttpRequest
+
+    from ..models import Provider
+
+REDACTED = "***"
+
+
+class Capability(enum.StrEnum):
+    UNICODE = "unicode"
+    FLASH = "flash"
+    SCHEDULE = "schedule"
+    CANCEL = "cancel"
+    GROUP = "group"
+    BULK = "bulk"
+    DLR_POLL = "dlr_poll"
+    DLR_PUSH = "dlr_push"
+    BALANCE = "balance"
+
+
+class ErrorCategory(enum.StrEnum):
+    """Every gateway error, normalized. Decides the message's fate."""
+
+    AUTHENTICATION = "authentication"  # bad credentials, account locked or restricted
+    INSUFFICIENT_CREDIT = "insufficient_credit"
+    INVALID_RECIPIENT = "invalid_recipient"
+    INVALID_SENDER = "invalid_sender"
+    CONTENT_REJECTED = "content_rejected"  # template mismatch, spam, blocked words, length
+    INVALID_REQUEST = "invalid_request"  # a parameter the gateway refused (our bug or config)
+    THROTTLED = "throttled"  # refused before acceptance: safe to retry later
+    TRANSIENT = "transient"  # provably not taken (refused connection, 5xx): safe to retry
+    AMBIGUOUS = "ambiguous"  # may have been taken: never resubmit
+
+    @property
+    def retryable(self) -> bool:
+        return self in (ErrorCategory.THROTTLED, ErrorCategory.TRANSIENT)
+
+
+class GatewayError(Exception):
+    """A gateway operation that did not succeed, with the gateway's own code and text."""
+
+    def __init__(
+        self,
+        category: ErrorCategory,
+        text: str,
+        *,
+        code: str = "",
+        raw: Any = None,
+    ) -> None:
+        self.category = ErrorCategory(category)
+        self.code = str(code)
+        self.text = text
+        self.raw = raw
+        super().__init__(f"{self.category}: {text}" + (f" (code {self.code})" if code else ""))
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """One number in a batch: ``ref`` is our Message pk, ``number`` is E.164 (``+91…``)."""
+
+    ref: int
+    number: str
+
+
+@dataclass
+class Batch:
+    """Messages with the same text, sender and options, sent in one gateway request."""
+
+    recipients: list[Recipient]
+    text: str
+    sender: str = ""
+    unicode: bool = False
+    flash: bool = False
+    #: Deliver at this (aware) time using the gateway's own scheduling.
+    schedule_at: datetime | None = None
+    #: A provider-side group id: the gateway expands it to its members.
+    group_id: str = ""
+    #: A registered template id (DLT regimes).
+    template_id: str = ""
+
+
+@dataclass
+class RecipientResult:
+    """What the gateway said about one recipient of a batch."""
+
+    ref: int
+    accepted: bool
+    provider_message_id: str = ""
+    job_id: str = ""
+    error: GatewayError | None = None
+    raw: Any = None
+
+
+@dataclass(frozen=True)
+class ReportRef:
+    """What an adapter needs to ask for a message's delivery report."""
+
+    provider_message_id: str
+    job_id: str = ""
+
+
+class DeliveryStatus(enum.StrEnum):
+    ACCEPTED = "accepted"  # still on its way
+    DELIVERED = "delivered"
+    UNDELIVERED = "undelivered"
+    EXPIRED = "expired"
+
+
+@dataclass
+class DeliveryReport:
+    provider_message_id: str
+    status: DeliveryStatus
+    occurred_at: datetime | None = None
+    error_code: str = ""
+    error_text: str = ""
+    raw: Any = None
+    #: Set by gateways whose reports carry the number rather than (or beside) our id.
+    number: str = ""
+
+
+@dataclass
+class Balance:
+    account: str
+    amount: Decimal
+    unit: str = "credits"
+    raw: Any = None
+
+
+@dataclass
+class SendOutcome:
+    """The whole answer to one send request: per-recipient results plus what was sent."""
+
+    results: list[RecipientResult]
+    request: dict[str, Any] = field(default_factory=dict)
+    response: Any = None
+
+
+class Gateway:
+    """Base class of all adapters. Subclasses set the class attributes and operations."""
+
+    #: Registry key, stored in ``Provider.gateway``.
+    name: ClassVar[str] = ""
+    verbose_name: ClassVar[str] = ""
+    capabilities: ClassVar[frozenset[Capability]] = frozenset()
+    #: How many numbers one request may carry.
+    max_numbers_per_request: ClassVar[int] = 1
+    #: The most SMS parts one message may have on this gateway (None: no documented limit).
+    max_parts: ClassVar[int | None] = None
+    #: Longest sender ID the gateway takes (None: no documented limit).
+    max_sender_length: ClassVar[int | None] = None
+    #: Provider.options keys this gateway understands, with a help text for the admin.
+    option_help: ClassVar[dict[str, str]] = {}
+
+    def __init__(self, provider: Provider) -> None:
+        self.provider = provider
+        self._session: requests.Session | None = None
+
+    # -- operations ----------------------------------------------------------------------
+
+    def send(self, batch: Batch) -> SendOutcome:
+        """Submit a batch. Raise :class:`GatewayError` when the whole request failed."""
+        raise NotImplementedError
+
+    def fetch_reports(self, refs: Sequence[ReportRef]) -> list[DeliveryReport]:
+        raise GatewayError(ErrorCategory.INVALID_REQUEST, f"{self.name} has no report polling")
+
+    def balance(self) -> list[Balance]:
+        raise GatewayError(ErrorCategory.INVALID_REQUEST, f"{self.name} reports no balance")
+
+    def parse_callback(self, request: HttpRequest) -> list[DeliveryReport]:
+        raise GatewayError(ErrorCategory.INVALID_REQUEST, f"{self.name} pushes no reports")
+
+    # -- validation and formatting -------------------------------------------------------
+
+    def sender_errors(self, sender: str) -> list[str]:
+        """Rules this gateway's documents set for a sender ID, as readable sentences."""
+        problems = []
+        if not sender.strip():
+            problems.append("the sender ID is empty")
+        if self.max_sender_length and len(sender) > self.max_sender_length:
+            problems.append(
+                f"{self.verbose_name or self.name} allows at most {self.max_sender_length} "
+                f"characters in a sender ID; {sender!r} has {len(sender)}"
+            )
+        return problems
+
+    def format_number(self, e164: str) -> str:
+        """How this gateway wants a number written: by default country code, no ``+``."""
+        return e164.lstrip("+")
+
+    # -- helpers for subclasses ----------------------------------------------------------
+
+    @classmethod
+    def has(cls, capability: Capability) -> bool:
+        return capability in cls.capabilities
+
+    def option(self, key: str, default: Any = None) -> Any:
+        return (self.provider.options or {}).get(key, default)
+
+    @property
+    def secrets(self) -> list[str]:
+        """Every credential value of the provider, for redaction."""
+        return [s for s in self.provider.secret_values() if s]
+
+    def redact(self, value: Any) -> Any:
+        """``value`` (text, dict, list) with every credential replaced by ``***``."""
+        return redact(value, self.secrets)
+
+    @property
+    def session(self) -> requests.Session:
+        if self._session is None:
+            self._session = requests.Session()
+            self._session.headers["User-Agent"] = "django-helpdesk-sms"
+        return self._session
+
+    def http(self, method: str, url: str, **kwargs: Any) -> requests.Response:
+        """One HTTP request, its failures translated to the taxonomy with secrets redacted.
+
+        Failures before the request reached the gateway (refused, DNS, connect timeout) are
+        TRANSIENT; failures after (read timeout, reset, broken reply) are AMBIGUOUS; a 5xx
+        status is TRANSIENT (the gateway did not take it), another non-2xx is INVALID_REQUEST.
+        """
+        timeout = (conf.get("CONNECT_TIMEOUT"), conf.get("READ_TIMEOUT"))
+        try:
+            response = self.session.request(method, url, timeout=timeout, **kwargs)
+        except requests.exceptions.ConnectTimeout as exc:
+            raise self._transport_error(ErrorCategory.TRANSIENT, "connect timeout", exc) from None
+        except requests.exceptions.ConnectionError as exc:
+            if _never_connected(exc):
+                raise self._transport_error(
+                    ErrorCategory.TRANSIENT, "connection failed", exc
+                ) from None
+            raise self._transport_error(
+                ErrorCategory.AMBIGUOUS, "connection lost after sending", exc
+            ) from None
+        except requests.exceptions.Timeout as exc:
+            raise self._transport_error(
+                ErrorCategory.AMBIGUOUS, "no answer in time after sending", exc
+            ) from None
+        except requests.exceptions.RequestException as exc:
+            raise self._transport_error(ErrorCategory.AMBIGUOUS, "request failed", exc) from None
+        if response.status_code >= 500:
+            raise GatewayError(
+                ErrorCategory.TRANSIENT,
+                f"HTTP {response.status_code} from the gateway",
+                code=str(response.status_code),
+                raw=self.redact(response.text[:2000]),
+            )
+        if response.status_code == 429:
+            raise GatewayError(
+                ErrorCategory.THROTTLED,
+                "HTTP 429 from the gateway",
+                code="429",
+                raw=self.redact(response.text[:2000]),
+            )
+        if response.status_code >= 400:
+            raise GatewayError(
+                ErrorCategory.INVALID_REQUEST,
+                f"HTTP {response.status_code} from the gateway",
+                code=str(response.status_code),
+                raw=self.redact(response.text[:2000]),
+            )
+        return response
+
+    def _transport_error(self, category: ErrorCategory, what: str, exc: Exception) -> GatewayError:
+        return GatewayError(category, f"{what}: {self.redact(str(exc))}")
+
+    def url(self, path: str) -> str:
+        return self.provider.base_url.rstrip("/") + "/" + path.lstrip("/")
+
+
+def _never_connected(exc: requests.exceptions.ConnectionError) -> bool:
+    """True when the request provably never reached the gateway."""
+    seen: set[int] = set()
+    stack: list[Any] = [exc]
+    while stack:
+        item = stack.pop()
+        if item is None or id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, NewConnectionError | NameResolutionError | ConnectionRefusedError):
+            return True
+        stack.extend(getattr(item, "args", ()) or ())
+        stack.append(getattr(item, "reason", None))
+        stack.append(item.__cause__)
+        stack.append(item.__context__)
+    return False
+
+
+def redact(value: Any, secrets: Iterable[str]) -> Any:
+    """Replace every secret (plain or URL-encoded) in ``value``, recursively."""
+    secrets = [s for s in secrets if s]
+    if not secrets:
+        return value
+    if isinstance(value, str):
+        for secret in sorted(secrets, key=len, reverse=True):
+            for form in {
+                secret,
+                urllib.parse.quote(secret, safe=""),
+                urllib.parse.quote_plus(secret),
+            }:
+                value = value.replace(form, REDACTED)
+        return value
+    if isinstance(value, dict):
+        return {k: redact(v, secrets) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact(v, secrets) for v in value]
+    return value
+
+
+_SECRET_PARAM = re.compile(r"(?i)(api_?key|pass(word)?|pwd|secret|token)")
+
+
+def redact_params(params: dict[str, Any]) -> dict[str, Any]:
+    """Request parameters fit for storing: credential-like keys masked."""
+    return {k: (REDACTED if _SECRET_PARAM.search(k) else v) for k, v in params.items()}

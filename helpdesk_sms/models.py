@@ -1,0 +1,633 @@
+"""The app's data: providers and senders, recipients, templates, and the message log."""
+
+from __future__ import annotations
+
+import zoneinfo
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.contrib.contenttypes.fields import GenericForeignKey
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from .gateways import registry
+from .states import Source, Status
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .gateways.base import Gateway
+
+
+class Event(models.TextChoices):
+    TICKET_CREATED = "ticket_created", _("ticket created")
+    TICKET_ASSIGNED = "ticket_assigned", _("ticket assigned")
+    TASK_ADDED = "task_added", _("task added to ticket")
+    MANUAL = "manual", _("sent directly")
+
+
+class Audience(models.TextChoices):
+    CUSTOMER = "customer", _("customer")
+    ASSIGNEE = "assignee", _("assigned agent")
+    GROUP = "group", _("recipient group")
+
+
+def _gateway_choices() -> list[tuple[str, str]]:
+    return registry.choices()
+
+
+def _validate_timezone(value: str) -> None:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValidationError(
+            _("%(value)s is not a known time zone (use a name like Asia/Kolkata)."),
+            params={"value": value},
+        ) from None
+
+
+class ProviderQuerySet(models.QuerySet):
+    def active(self) -> ProviderQuerySet:
+        return self.filter(is_active=True)
+
+    def preferred(self) -> Provider | None:
+        """The active provider used when none is named: lowest priority number first."""
+        return self.active().order_by("priority", "pk").first()
+
+
+class Provider(models.Model):
+    """One configured SMS gateway account."""
+
+    name = models.CharField(
+        _("name"), max_length=100, unique=True, help_text=_("How operators refer to it.")
+    )
+    gateway = models.CharField(
+        _("gateway"),
+        max_length=30,
+        choices=_gateway_choices,
+        help_text=_("Which gateway protocol this account speaks."),
+    )
+    base_url = models.URLField(
+        _("base URL"),
+        blank=True,
+        help_text=_("The gateway's address, e.g. http://www.canlog.in (no trailing path)."),
+    )
+    api_key = models.CharField(
+        _("API key"),
+        max_length=255,
+        blank=True,
+        help_text=_("Write-only: never shown again. Leave empty to keep the stored key."),
+    )
+    username = models.CharField(
+        _("username"), max_length=150, blank=True, help_text=_("Account login, when no API key.")
+    )
+    password = models.CharField(
+        _("password"),
+        max_length=255,
+        blank=True,
+        help_text=_("Write-only: never shown again. Leave empty to keep the stored password."),
+    )
+    options = models.JSONField(
+        _("gateway options"),
+        default=dict,
+        blank=True,
+        help_text=_(
+            'Gateway-specific settings as JSON, e.g. {"channel": "Trans", "route": "15"} for '
+            "Canlog. See the gateway's documentation page."
+        ),
+    )
+    default_sender = models.ForeignKey(
+        "SenderID",
+        verbose_name=_("default sender ID"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text=_("Used when a message names no sender."),
+    )
+    priority = models.PositiveSmallIntegerField(
+        _("priority"),
+        default=100,
+        help_text=_("Lower numbers are preferred when no provider is named."),
+    )
+    is_active = models.BooleanField(
+        _("active"), default=True, help_text=_("Inactive providers send nothing.")
+    )
+    low_balance_threshold = models.DecimalField(
+        _("low-balance threshold"),
+        max_digits=14,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text=_("Warn the site admins once when a balance falls below this amount."),
+    )
+    timezone = models.CharField(
+        _("time zone"),
+        max_length=64,
+        default="UTC",
+        validators=[_validate_timezone],
+        help_text=_("The gateway's clock, for scheduled sends (e.g. Asia/Kolkata)."),
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    objects = ProviderQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("SMS provider")
+        verbose_name_plural = _("SMS providers")
+        ordering = ("priority", "name")
+
+    def __str__(self) -> str:
+        return self.name
+
+    def gateway_class(self) -> type[Gateway]:
+        return registry.gateway_class(self.gateway)
+
+    def get_gateway(self) -> Gateway:
+        return self.gateway_class()(self)
+
+    def secret_values(self) -> list[str]:
+        return [v for v in (self.api_key, self.password) if v]
+
+    def clean(self) -> None:
+        super().clean()
+        try:
+            cls = self.gateway_class()
+        except KeyError as exc:
+            raise ValidationError({"gateway": str(exc)}) from None
+        if not isinstance(self.options, dict):
+            raise ValidationError({"options": _("Gateway options must be a JSON object.")})
+        unknown = sorted(set(self.options) - set(cls.option_help))
+        if unknown and cls.option_help is not None:
+            raise ValidationError(
+                {
+                    "options": _(
+                        "%(gateway)s does not know the option(s) %(keys)s; known: %(known)s"
+                    )
+                    % {
+                        "gateway": cls.verbose_name or cls.name,
+                        "keys": ", ".join(unknown),
+                        "known": ", ".join(sorted(cls.option_help)) or "none",
+                    }
+                }
+            )
+        if self.default_sender_id and self.default_sender.provider_id != self.pk:
+            raise ValidationError(
+                {"default_sender": _("The default sender must belong to this provider.")}
+            )
+
+
+class SenderID(models.Model):
+    """An approved sender name or number on one provider."""
+
+    provider = models.ForeignKey(
+        Provider,
+        verbose_name=_("provider"),
+        on_delete=models.CASCADE,
+        related_name="senders",
+        help_text=_("The gateway account this sender ID is approved on."),
+    )
+    value = models.CharField(
+        _("sender ID"), max_length=32, help_text=_("Exactly as approved by the gateway.")
+    )
+    description = models.CharField(
+        _("description"), max_length=200, blank=True, help_text=_("What it is used for.")
+    )
+    is_active = models.BooleanField(
+        _("active"), default=True, help_text=_("Inactive sender IDs are not offered.")
+    )
+
+    class Meta:
+        verbose_name = _("sender ID")
+        verbose_name_plural = _("sender IDs")
+        ordering = ("provider", "value")
+        constraints = [
+            models.UniqueConstraint(fields=["provider", "value"], name="hsms_sender_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.value} ({self.provider})"
+
+    def clean(self) -> None:
+        super().clean()
+        if not self.provider_id:
+            return
+        problems = self.provider.gateway_class()(self.provider).sender_errors(self.value)
+        if problems:
+            raise ValidationError({"value": [p[0].upper() + p[1:] + "." for p in problems]})
+
+
+class Contact(models.Model):
+    """A person who can be texted as a member of recipient groups."""
+
+    name = models.CharField(_("name"), max_length=150, help_text=_("Who this is."))
+    phone = models.CharField(
+        _("phone"), max_length=20, help_text=_("Mobile number in international form, +CC…")
+    )
+    is_active = models.BooleanField(
+        _("active"), default=True, help_text=_("Inactive contacts are skipped.")
+    )
+    opted_out = models.BooleanField(
+        _("opted out"),
+        default=False,
+        help_text=_("The person asked not to be texted: messages to them are suppressed."),
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("contact")
+        verbose_name_plural = _("contacts")
+        ordering = ("name",)
+        indexes = [models.Index(fields=["phone"], name="hsms_contact_phone")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.phone})"
+
+    def clean(self) -> None:
+        from .phones import PhoneNumberError, normalize
+
+        super().clean()
+        try:
+            self.phone = normalize(self.phone)
+        except PhoneNumberError as exc:
+            raise ValidationError({"phone": str(exc)}) from None
+
+
+class RecipientGroup(models.Model):
+    """Named set of contacts, optionally mirrored by a group kept on the gateway."""
+
+    name = models.CharField(_("name"), max_length=100, unique=True, help_text=_("Group name."))
+    description = models.TextField(_("description"), blank=True, help_text=_("What it is for."))
+    members = models.ManyToManyField(
+        Contact,
+        verbose_name=_("members"),
+        blank=True,
+        related_name="groups",
+        help_text=_("Contacts texted when a message goes to this group."),
+    )
+    provider = models.ForeignKey(
+        Provider,
+        verbose_name=_("provider"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="groups",
+        help_text=_("With a provider-side group id: send once to the gateway's own group."),
+    )
+    provider_group_id = models.CharField(
+        _("provider-side group id"),
+        max_length=100,
+        blank=True,
+        help_text=_("The group's id on the gateway (Canlog groupid); empty to text members."),
+    )
+
+    class Meta:
+        verbose_name = _("recipient group")
+        verbose_name_plural = _("recipient groups")
+        ordering = ("name",)
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        super().clean()
+        if bool(self.provider_id) != bool(self.provider_group_id):
+            raise ValidationError(
+                _("A provider-side group needs both a provider and its group id.")
+            )
+
+
+class NotificationTemplate(models.Model):
+    """The text sent to one audience when one event happens (the notification rule)."""
+
+    name = models.CharField(_("name"), max_length=100, help_text=_("For operators."))
+    event = models.CharField(
+        _("event"), max_length=30, choices=Event.choices, help_text=_("What triggers it.")
+    )
+    audience = models.CharField(
+        _("audience"), max_length=20, choices=Audience.choices, help_text=_("Who is texted.")
+    )
+    body = models.TextField(
+        _("body"),
+        help_text=_(
+            "Django template syntax, e.g. 'Ticket #{{ ticket.pk }} received: {{ ticket.title }}'."
+        ),
+    )
+    is_active = models.BooleanField(
+        _("active"), default=True, help_text=_("Only active templates send.")
+    )
+    group = models.ForeignKey(
+        RecipientGroup,
+        verbose_name=_("recipient group"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        help_text=_("For the 'recipient group' audience: who receives it."),
+    )
+    provider = models.ForeignKey(
+        Provider,
+        verbose_name=_("provider"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        help_text=_("Send through this provider; empty for the preferred active one."),
+    )
+    sender = models.ForeignKey(
+        SenderID,
+        verbose_name=_("sender ID"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        help_text=_("Empty for the provider's default sender."),
+    )
+    registered_template_id = models.CharField(
+        _("registered template id"),
+        max_length=64,
+        blank=True,
+        help_text=_(
+            "The id this text is registered under where regulation requires (India's DLT)."
+        ),
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("notification template")
+        verbose_name_plural = _("notification templates")
+        ordering = ("event", "audience", "name")
+        indexes = [models.Index(fields=["event", "is_active"], name="hsms_template_event")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        from .rendering import TemplateRenderError, check_syntax
+
+        super().clean()
+        errors: dict[str, Any] = {}
+        try:
+            check_syntax(self.body)
+        except TemplateRenderError as exc:
+            errors["body"] = str(exc)
+        if self.audience == Audience.GROUP and not self.group_id:
+            errors["group"] = _("Choose the group this template texts.")
+        if self.audience != Audience.GROUP and self.group_id:
+            errors["group"] = _("Only the 'recipient group' audience uses a group.")
+        if self.sender_id and self.provider_id and self.sender.provider_id != self.provider_id:
+            errors["sender"] = _("This sender ID belongs to another provider.")
+        if errors:
+            raise ValidationError(errors)
+
+
+class MessageQuerySet(models.QuerySet):
+    def due(self, now: Any = None) -> MessageQuerySet:
+        """Queued messages whose time has come (send_at and retry back-off passed)."""
+        now = now or timezone.now()
+        return self.filter(status=Status.QUEUED).filter(
+            models.Q(next_attempt_at__isnull=True) | models.Q(next_attempt_at__lte=now)
+        )
+
+
+class Message(models.Model):
+    """One SMS to one number, tracked to its final state."""
+
+    recipient = models.CharField(
+        _("recipient"), max_length=20, blank=True, help_text=_("E.164, e.g. +919812345678.")
+    )
+    body = models.TextField(_("text"), blank=True, help_text=_("Exactly what is sent."))
+    encoding = models.CharField(
+        _("encoding"),
+        max_length=8,
+        default="gsm7",
+        choices=[("gsm7", "GSM-7"), ("ucs2", "UCS-2 (Unicode)")],
+        help_text=_("GSM-7 fits 160 characters a part; Unicode 70."),
+    )
+    parts = models.PositiveSmallIntegerField(
+        _("parts"), default=1, help_text=_("SMS parts billed by the gateway.")
+    )
+    provider = models.ForeignKey(
+        Provider,
+        verbose_name=_("provider"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="messages",
+        help_text=_("The gateway account it goes through."),
+    )
+    sender = models.CharField(
+        _("sender ID"), max_length=32, blank=True, help_text=_("As sent to the gateway.")
+    )
+    flash = models.BooleanField(_("flash"), default=False, help_text=_("Shown immediately."))
+    group = models.ForeignKey(
+        RecipientGroup,
+        verbose_name=_("provider-side group"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        help_text=_("Sent to the gateway's own group instead of one number."),
+    )
+    status = models.CharField(
+        _("status"),
+        max_length=12,
+        choices=Status.choices,
+        default=Status.QUEUED,
+        db_index=True,
+        help_text=_("Where the message is in its life."),
+    )
+    status_changed_at = models.DateTimeField(
+        _("status changed"), default=timezone.now, help_text=_("When the status last changed.")
+    )
+    provider_message_id = models.CharField(
+        _("gateway message id"), max_length=100, blank=True, help_text=_("The gateway's id.")
+    )
+    provider_job_id = models.CharField(
+        _("gateway job id"), max_length=100, blank=True, help_text=_("The gateway's batch id.")
+    )
+    error_category = models.CharField(
+        _("error category"), max_length=30, blank=True, help_text=_("Normalized error kind.")
+    )
+    error_code = models.CharField(
+        _("error code"), max_length=50, blank=True, help_text=_("The gateway's own code.")
+    )
+    error_text = models.TextField(
+        _("error text"), blank=True, help_text=_("The gateway's words, or ours.")
+    )
+    attempts = models.PositiveSmallIntegerField(
+        _("attempts"), default=0, help_text=_("Submissions tried (refused ones included).")
+    )
+    send_at = models.DateTimeField(
+        _("send at"), null=True, blank=True, help_text=_("Deliver no earlier than this.")
+    )
+    next_attempt_at = models.DateTimeField(
+        _("next attempt"), null=True, blank=True, help_text=_("When the outbox next tries.")
+    )
+    submitted_at = models.DateTimeField(
+        _("submitted"), null=True, blank=True, help_text=_("When the gateway accepted it.")
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    idempotency_key = models.CharField(
+        _("idempotency key"),
+        max_length=255,
+        unique=True,
+        null=True,
+        blank=True,
+        help_text=_("Stops a repeated event from creating the message twice."),
+    )
+    event = models.CharField(
+        _("event"),
+        max_length=30,
+        choices=Event.choices,
+        default=Event.MANUAL,
+        help_text=_("What caused it."),
+    )
+    audience = models.CharField(
+        _("audience"),
+        max_length=20,
+        choices=Audience.choices,
+        blank=True,
+        help_text=_("Who it was for."),
+    )
+    template = models.ForeignKey(
+        NotificationTemplate,
+        verbose_name=_("template"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        help_text=_("The template it was rendered from."),
+    )
+    registered_template_id = models.CharField(
+        _("registered template id"),
+        max_length=64,
+        blank=True,
+        help_text=_("Sent to the gateway where regulation requires it."),
+    )
+    ticket_type = models.ForeignKey(
+        ContentType,
+        verbose_name=_("ticket type"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        help_text=_("The host's ticket model."),
+    )
+    ticket_id = models.CharField(
+        _("ticket id"), max_length=64, blank=True, help_text=_("The ticket's primary key.")
+    )
+    ticket = GenericForeignKey("ticket_type", "ticket_id")
+
+    objects = MessageQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("SMS message")
+        verbose_name_plural = _("SMS messages")
+        ordering = ("-created_at", "-pk")
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"], name="hsms_msg_due"),
+            models.Index(fields=["provider", "provider_message_id"], name="hsms_msg_ref"),
+            models.Index(fields=["ticket_type", "ticket_id"], name="hsms_msg_ticket"),
+        ]
+
+    def __str__(self) -> str:
+        return f"SMS #{self.pk} to {self.recipient or self.group} ({self.get_status_display()})"
+
+
+class MessageEvent(models.Model):
+    """One status change of a message, with who caused it and the raw gateway data."""
+
+    message = models.ForeignKey(
+        Message, verbose_name=_("message"), on_delete=models.CASCADE, related_name="events"
+    )
+    from_status = models.CharField(
+        _("from"), max_length=12, choices=Status.choices, blank=True, help_text=_("Before.")
+    )
+    to_status = models.CharField(
+        _("to"), max_length=12, choices=Status.choices, help_text=_("After.")
+    )
+    source = models.CharField(
+        _("source"), max_length=10, choices=Source.choices, help_text=_("What caused it.")
+    )
+    note = models.TextField(_("note"), blank=True, help_text=_("Why, in words."))
+    data = models.JSONField(
+        _("raw data"),
+        default=dict,
+        blank=True,
+        help_text=_("The gateway's request and answer, credentials removed."),
+    )
+    created_at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("message event")
+        verbose_name_plural = _("message events")
+        ordering = ("created_at", "pk")
+
+    def __str__(self) -> str:
+        return f"{self.from_status or '-'} -> {self.to_status} ({self.source})"
+
+
+class BalanceSnapshot(models.Model):
+    """A provider's balance as read at one moment."""
+
+    provider = models.ForeignKey(
+        Provider, verbose_name=_("provider"), on_delete=models.CASCADE, related_name="balances"
+    )
+    account = models.CharField(
+        _("account"), max_length=50, blank=True, help_text=_("Channel or sub-account, e.g. Trans.")
+    )
+    amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2)
+    unit = models.CharField(_("unit"), max_length=20, default="credits")
+    raw = models.JSONField(_("raw data"), default=dict, blank=True)
+    taken_at = models.DateTimeField(_("taken"), default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("balance snapshot")
+        verbose_name_plural = _("balance snapshots")
+        ordering = ("-taken_at", "-pk")
+        indexes = [
+            models.Index(fields=["provider", "account", "-taken_at"], name="hsms_balance_latest")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider} {self.account}: {self.amount} {self.unit}"
+
+    @property
+    def is_low(self) -> bool:
+        threshold = self.provider.low_balance_threshold
+        return threshold is not None and self.amount < threshold
+
+
+class AgentProfile(models.Model):
+    """An agent's phone and consent to be texted about assignments."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        on_delete=models.CASCADE,
+        related_name="sms_profile",
+    )
+    phone = models.CharField(
+        _("phone"), max_length=20, blank=True, help_text=_("Mobile number, +CC…")
+    )
+    sms_opt_in = models.BooleanField(
+        _("texts me on assignment"),
+        default=True,
+        help_text=_("Untick to stop assignment texts to this agent."),
+    )
+
+    class Meta:
+        verbose_name = _("agent SMS profile")
+        verbose_name_plural = _("agent SMS profiles")
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.phone or 'no phone'})"
+
+    def clean(self) -> None:
+        from .phones import PhoneNumberError, normalize
+
+        super().clean()
+        if self.phone:
+            try:
+                self.phone = normalize(self.phone)
+            except PhoneNumberError as exc:
+                raise ValidationError({"phone": str(exc)}) from None

@@ -1,0 +1,45 @@
+"""Connect the incoming ticket signals to :func:`notifications.notify`.
+
+The receivers swallow and log everything: a host's ticket save must never fail because of SMS.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.db import transaction
+from django.dispatch import receiver
+
+from . import signals
+from .models import Event
+from .notifications import notify
+
+logger = logging.getLogger(__name__)
+
+
+def _notify_safely(event: str, ticket: Any, **context: Any) -> None:
+    try:
+        # A savepoint: a database error in here must not poison the host's transaction.
+        with transaction.atomic():
+            notify(event, ticket, **context)
+    except Exception:  # never into the host's save
+        logger.exception("helpdesk_sms: %s notification for %r failed", event, ticket)
+
+
+@receiver(signals.ticket_created, dispatch_uid="helpdesk_sms_ticket_created")
+def on_ticket_created(sender: Any, ticket: Any, **kwargs: Any) -> None:
+    kwargs.pop("signal", None)
+    _notify_safely(Event.TICKET_CREATED, ticket, **kwargs)
+
+
+@receiver(signals.ticket_assigned, dispatch_uid="helpdesk_sms_ticket_assigned")
+def on_ticket_assigned(sender: Any, ticket: Any, **kwargs: Any) -> None:
+    kwargs.pop("signal", None)
+    _notify_safely(Event.TICKET_ASSIGNED, ticket, **kwargs)
+
+
+@receiver(signals.task_added, dispatch_uid="helpdesk_sms_task_added")
+def on_task_added(sender: Any, ticket: Any, **kwargs: Any) -> None:
+    kwargs.pop("signal", None)
+    _notify_safely(Event.TASK_ADDED, ticket, **kwargs)

@@ -1,0 +1,48 @@
+"""Celery tasks: thin wrappers over the outbox, the report poller and the balance check.
+
+They run on a schedule as well as on demand, so they log and return instead of raising
+on database hiccups; the next run picks up where this one stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from celery import shared_task
+from django.db import DatabaseError, close_old_connections
+
+from . import balances, outbox, reports
+
+logger = logging.getLogger(__name__)
+
+
+def _survive(name: str, job: Callable[[], Any]) -> Any:
+    close_old_connections()
+    try:
+        return job()
+    except DatabaseError as exc:
+        logger.warning("helpdesk_sms: %s skipped this run, database error: %s", name, exc)
+        return None
+    finally:
+        close_old_connections()
+
+
+@shared_task(name="helpdesk_sms.dispatch", ignore_result=True)
+def dispatch() -> str | None:
+    """Submit every due message."""
+    result = _survive("dispatch", outbox.dispatch)
+    return str(result) if result is not None else None
+
+
+@shared_task(name="helpdesk_sms.poll_reports", ignore_result=True)
+def poll_reports() -> int | None:
+    """Fetch delivery reports for messages still awaiting one."""
+    return _survive("poll_reports", reports.poll_reports)
+
+
+@shared_task(name="helpdesk_sms.check_balances", ignore_result=True)
+def check_balances() -> dict[str, str] | None:
+    """Snapshot every provider's balance and warn on a low one."""
+    return _survive("check_balances", balances.check_all)

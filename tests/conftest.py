@@ -1,0 +1,40 @@
+"""Shared fixtures: simulators on free ports, providers pointing at them, test users."""
+
+from __future__ import annotations
+
+import pytest
+
+from helpdesk_sms.gateways.memory import MemoryGateway
+
+pytest_plugins = ["tests.fixtures_simulators"]
+
+
+@pytest.fixture(autouse=True)
+def _sms_defaults(settings):
+    """Tests dispatch explicitly; no broker is kicked unless a test asks for it."""
+    settings.HELPDESK_SMS = {"DEFAULT_REGION": "IN", "DISPATCH": "none", "READ_TIMEOUT": 2}
+    MemoryGateway.reset()
+    yield
+    MemoryGateway.reset()
+
+
+@pytest.fixture
+def memory_provider(db):
+    from helpdesk_sms.models import Provider, SenderID
+
+    provider = Provider.objects.create(name="Memory", gateway="memory", priority=1)
+    sender = SenderID.objects.create(provider=provider, value="HELPDK")
+    provider.default_sender = sender
+    provider.save()
+    return provider
+
+
+@pytest.fixture
+def agent(db, django_user_model):
+    from helpdesk_sms.models import AgentProfile
+
+    user = django_user_model.objects.create_user(
+        "asha", password="pw", first_name="Asha", last_name="Rao"
+    )
+    AgentProfile.objects.create(user=user, phone="+919812345670")
+    return user

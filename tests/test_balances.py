@@ -1,0 +1,75 @@
+"""Balance checks: snapshots, and one warning per crossing below the threshold."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from helpdesk_sms import balances, signals
+from helpdesk_sms.gateways.memory import MemoryGateway
+from helpdesk_sms.models import BalanceSnapshot
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def low_alerts():
+    received = []
+
+    def receiver(sender, **kwargs):
+        received.append(kwargs["snapshot"].amount)
+
+    signals.balance_low.connect(receiver)
+    yield received
+    signals.balance_low.disconnect(receiver)
+
+
+def read_balance(provider, amount: str) -> None:
+    MemoryGateway.balances["main"] = Decimal(amount)
+    balances.check_provider(provider)
+
+
+def test_a_balance_check_records_a_snapshot_per_account(memory_provider):
+    MemoryGateway.balances.update({"Promo": Decimal("9988"), "Trans": Decimal("0")})
+
+    balances.check_provider(memory_provider)
+
+    snapshots = {s.account: s.amount for s in BalanceSnapshot.objects.all()}
+    assert snapshots == {"main": Decimal("1000"), "Promo": Decimal("9988"), "Trans": Decimal("0")}
+
+
+def test_falling_below_the_threshold_warns_once_per_crossing(
+    memory_provider, low_alerts, mailoutbox
+):
+    memory_provider.low_balance_threshold = Decimal("100")
+    memory_provider.save()
+
+    for amount in ["1000", "50", "40", "500", "30"]:
+        read_balance(memory_provider, amount)
+
+    assert low_alerts == [Decimal("50"), Decimal("30")]
+    assert len(mailoutbox) == 2
+    assert "Low SMS balance: Memory" in mailoutbox[0].subject
+    assert "below the threshold of 100" in mailoutbox[0].body
+
+
+def test_a_balance_already_low_at_the_first_check_warns(memory_provider, low_alerts):
+    memory_provider.low_balance_threshold = Decimal("100")
+    memory_provider.save()
+
+    read_balance(memory_provider, "10")
+
+    assert low_alerts == [Decimal("10")]
+
+
+def test_no_threshold_never_warns(memory_provider, low_alerts):
+    read_balance(memory_provider, "0")
+
+    assert low_alerts == []
+
+
+def test_check_all_reports_each_provider(memory_provider):
+    results = balances.check_all()
+
+    assert results == {"Memory": "main: 1000 credits"}
