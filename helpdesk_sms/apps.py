@@ -9,7 +9,8 @@ class HelpdeskSmsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import conf, receivers  # noqa: F401  (registers checks and receivers)
+        from . import conf, logredact, receivers  # noqa: F401  (checks and receivers)
         from .periodic import register_periodic_tasks
 
+        logredact.install()
         post_migrate.connect(register_periodic_tasks, dispatch_uid="helpdesk_sms_periodic")

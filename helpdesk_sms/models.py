@@ -155,7 +155,7 @@ class Provider(models.Model):
         super().clean()
         try:
             cls = self.gateway_class()
-        except KeyError as exc:
+        except (KeyError, ImportError) as exc:
             raise ValidationError({"gateway": str(exc)}) from None
         if not isinstance(self.options, dict):
             raise ValidationError({"options": _("Gateway options must be a JSON object.")})

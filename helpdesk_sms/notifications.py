@@ -167,7 +167,6 @@ def _build(
         "ticket": ticket,
         "event": event,
         "recipient_name": target.name,
-        "template": template,
     }
     try:
         body = render(template.body, template_context)

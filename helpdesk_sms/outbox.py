@@ -126,7 +126,11 @@ def claim(limit: int, now: datetime) -> list[Message]:
             )
             for pk in mine
         )
-    return list(Message.objects.filter(pk__in=mine).select_related("provider", "group"))
+    return list(
+        Message.objects.filter(pk__in=mine)
+        .select_related("provider", "group")
+        .order_by("created_at", "pk")
+    )
 
 
 def _by_provider(messages: Iterable[Message]) -> dict[Provider, list[Message]]:

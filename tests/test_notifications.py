@@ -200,3 +200,14 @@ def test_ticket_save_neither_fails_nor_waits_when_the_broker_is_down(
     assert Message.objects.get().status == Status.QUEUED  # the sweep will send it
     assert "the sweep will" in caplog.text
     assert elapsed < 10
+
+
+def test_a_template_cannot_text_out_a_password(memory_provider, agent):
+    NotificationTemplate.objects.filter(event="ticket_assigned").update(
+        body="Hi {{ ticket.assigned_to.first_name }} [{{ ticket.assigned_to.password }}]"
+    )
+
+    make_ticket(assigned_to=agent)
+
+    message = Message.objects.get(audience="assignee")
+    assert message.body == "Hi Asha []"

@@ -305,7 +305,9 @@ def _never_connected(exc: requests.exceptions.ConnectionError) -> bool:
         seen.add(id(item))
         if isinstance(item, NewConnectionError | NameResolutionError | ConnectionRefusedError):
             return True
-        stack.extend(getattr(item, "args", ()) or ())
+        if not isinstance(item, BaseException):
+            continue  # e.g. the message string among an exception's args
+        stack.extend(item.args)
         stack.append(getattr(item, "reason", None))
         stack.append(item.__cause__)
         stack.append(item.__context__)
