@@ -1,0 +1,798 @@
+"""Admin pages and actions: what operators use to run the SMS side of the helpdesk.
+
+Modelled on django-celery-beat's admin: filters, search, read-only fields, and
+``@admin.action``s that report their outcome with ``message_user``. Two rules shape it:
+provider credentials are write-only (never rendered anywhere), and the message log is a
+record, changed only through the state machine's operator actions (retry, cancel).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.db import models, transaction
+from django.db.models import Count, OuterRef, Prefetch, QuerySet, Subquery
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
+from django.utils.text import Truncator
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from . import api, balances, outbox
+from . import text as sms_text
+from .exceptions import SmsInputError
+from .forms import (
+    ProviderAdminForm,
+    SenderIDInlineForm,
+    SenderIDInlineFormSet,
+    TestSmsForm,
+)
+from .gateways import registry
+from .gateways.base import GatewayError, redact
+from .models import (
+    AgentProfile,
+    BalanceSnapshot,
+    Contact,
+    Message,
+    MessageEvent,
+    NotificationTemplate,
+    Provider,
+    RecipientGroup,
+    SenderID,
+)
+from .rendering import TemplateRenderError, render
+from .states import Status
+
+logger = logging.getLogger(__name__)
+
+
+def _superuser_only_delete(request: HttpRequest) -> bool:
+    """Log-like records are evidence: only superusers may prune them."""
+    return bool(request.user.is_active and request.user.is_superuser)
+
+
+# -- providers and sender IDs ------------------------------------------------------------
+
+
+def _latest_balances() -> QuerySet[BalanceSnapshot]:
+    """The newest snapshot of each (provider, account): one query for a whole page."""
+    newest = (
+        BalanceSnapshot.objects.filter(provider=OuterRef("provider"), account=OuterRef("account"))
+        .order_by("-taken_at", "-pk")
+        .values("pk")[:1]
+    )
+    return BalanceSnapshot.objects.filter(pk=Subquery(newest)).order_by("account")
+
+
+def _gateway_summary(name: str) -> SafeString:
+    """Capabilities and understood option keys of one gateway, as a short HTML block."""
+    label = dict(registry.choices()).get(name, name)
+    try:
+        cls = registry.gateway_class(name)
+    except (KeyError, ImportError) as exc:
+        return format_html("<p><strong>{}</strong>: {}</p>", label, exc)
+    capabilities = ", ".join(sorted(str(c) for c in cls.capabilities)) or _("none")
+    limits = [
+        format_html("{}: {}", _("numbers per request"), cls.max_numbers_per_request),
+        format_html("{}: {}", _("max parts"), cls.max_parts or _("no documented limit")),
+        format_html(
+            "{}: {}", _("max sender ID length"), cls.max_sender_length or _("no documented limit")
+        ),
+    ]
+    if cls.option_help:
+        options = format_html(
+            "<ul>{}</ul>",
+            format_html_join("", "<li><code>{}</code>: {}</li>", sorted(cls.option_help.items())),
+        )
+    else:
+        options = format_html("<p>{}</p>", _("This gateway takes no options."))
+    return format_html(
+        "<div><p><strong>{}</strong></p><p>{}: {}</p><p>{}</p><p>{}:</p>{}</div>",
+        label,
+        _("Capabilities"),
+        capabilities,
+        format_html_join("; ", "{}", ((item,) for item in limits)),
+        _("Options it understands"),
+        options,
+    )
+
+
+class SenderIDInline(admin.TabularInline):
+    model = SenderID
+    form = SenderIDInlineForm
+    formset = SenderIDInlineFormSet
+    fields = ("value", "description", "is_active")
+    extra = 0
+    show_change_link = True
+
+
+@admin.register(Provider)
+class ProviderAdmin(admin.ModelAdmin):
+    form = ProviderAdminForm
+    # Explicit, and https: a gateway that only speaks http must be written with http://.
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+    list_display = (
+        "name",
+        "gateway",
+        "is_active",
+        "priority",
+        "latest_balance",
+        "low_balance_threshold",
+    )
+    list_filter = ("gateway", "is_active")
+    search_fields = ("name",)
+    readonly_fields = ("gateway_info", "created_at", "updated_at")
+    inlines = [SenderIDInline]
+    actions = ["check_balance", "send_test_sms"]
+    fieldsets = (
+        (None, {"fields": ("name", "gateway", "is_active", "priority")}),
+        (
+            _("Connection"),
+            {
+                "fields": (
+                    "base_url",
+                    "username",
+                    "api_key",
+                    "clear_api_key",
+                    "password",
+                    "clear_password",
+                    "timezone",
+                ),
+                "description": _(
+                    "Credentials are write-only: they are never shown again, only whether one "
+                    "is stored."
+                ),
+            },
+        ),
+        (_("Sending"), {"fields": ("default_sender", "options", "gateway_info")}),
+        (_("Balance"), {"fields": ("low_balance_threshold",)}),
+        (_("History"), {"fields": ("created_at", "updated_at"), "classes": ("collapse",)}),
+    )
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Provider]:
+        return (
+            super()
+            .get_queryset(request)
+            .prefetch_related(
+                Prefetch("balances", queryset=_latest_balances(), to_attr="latest_balances")
+            )
+        )
+
+    @admin.display(description=_("latest balance"))
+    def latest_balance(self, obj: Provider) -> SafeString | str:
+        snapshots = getattr(obj, "latest_balances", None)
+        if snapshots is None:
+            snapshots = list(_latest_balances().filter(provider=obj))
+        if not snapshots:
+            return self.get_empty_value_display()
+        threshold = obj.low_balance_threshold
+        rows = []
+        for snap in snapshots:
+            low = threshold is not None and snap.amount < threshold
+            rows.append(
+                (
+                    snap.account or _("balance"),
+                    snap.amount,
+                    snap.unit,
+                    format_html(' <strong style="color: #ba2121">{}</strong>', _("low"))
+                    if low
+                    else "",
+                )
+            )
+        return format_html_join("", "<div>{}: {} {}{}</div>", rows)
+
+    @admin.display(description=_("gateway capabilities and options"))
+    def gateway_info(self, obj: Provider | None) -> SafeString:
+        if obj is None or not obj.pk:
+            return format_html_join(
+                "", "{}", ((_gateway_summary(name),) for name, _label in registry.choices())
+            )
+        return _gateway_summary(obj.gateway)
+
+    @admin.action(description=_("Check balance now"), permissions=["view"])
+    def check_balance(self, request: HttpRequest, queryset: QuerySet[Provider]) -> None:
+        for provider in queryset:
+            try:
+                snapshots = balances.check_provider(provider)
+            except GatewayError as exc:  # adapters redact their texts; redact again anyway
+                self.message_user(
+                    request,
+                    _("%(provider)s: balance check failed: %(error)s")
+                    % {"provider": provider, "error": redact(str(exc), provider.secret_values())},
+                    messages.ERROR,
+                )
+                continue
+            except Exception as exc:  # an adapter bug: its text may hold a credential
+                logger.error(
+                    "helpdesk_sms: balance check of %s failed: %s",
+                    provider,
+                    redact(f"{type(exc).__name__}: {exc}", provider.secret_values()),
+                )
+                self.message_user(
+                    request,
+                    _("%(provider)s: balance check failed unexpectedly (%(kind)s); see the log.")
+                    % {"provider": provider, "kind": type(exc).__name__},
+                    messages.ERROR,
+                )
+                continue
+            if not snapshots:
+                self.message_user(
+                    request,
+                    _("%(provider)s: the gateway reported no balance.") % {"provider": provider},
+                    messages.WARNING,
+                )
+                continue
+            low = any(s.is_low for s in snapshots)
+            summary = "; ".join(
+                f"{s.account or _('balance')}: {s.amount} {s.unit}"
+                + (f" ({_('low')})" if s.is_low else "")
+                for s in snapshots
+            )
+            self.message_user(
+                request,
+                f"{provider}: {summary}",
+                messages.WARNING if low else messages.SUCCESS,
+            )
+
+    @admin.action(description=_("Send a test SMS"), permissions=["change"])
+    def send_test_sms(
+        self, request: HttpRequest, queryset: QuerySet[Provider]
+    ) -> HttpResponse | None:
+        """Ask for a number and a text on an intermediate page, then queue one SMS each.
+
+        Like Django's delete confirmation: the page posts back to this action with
+        ``action``, ``_selected_action`` and ``apply``. Any invalid input (on any of the
+        selected providers) shows on the page and nothing is queued.
+        """
+        providers = list(queryset)
+        if "apply" in request.POST:
+            form = TestSmsForm(request.POST)
+            if form.is_valid() and self._queue_test_sms(request, form, providers):
+                return None
+        else:
+            form = TestSmsForm()
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Send a test SMS"),
+            "opts": self.model._meta,
+            "providers": providers,
+            "form": form,
+            "action_name": "send_test_sms",
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "media": self.media,
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "admin/helpdesk_sms/provider/send_test_sms.html", context)
+
+    def _queue_test_sms(
+        self, request: HttpRequest, form: TestSmsForm, providers: list[Provider]
+    ) -> bool:
+        """Queue the test messages, all or none; errors go onto ``form``. True when queued."""
+        data = form.cleaned_data
+        sent: list[tuple[Provider, list[Message]]] = []
+        failed = False
+        with transaction.atomic():
+            for provider in providers:
+                try:
+                    queued = api.send_sms(
+                        data["to"], data["text"], provider=provider, sender=data["sender"] or None
+                    )
+                except SmsInputError as exc:
+                    failed = True
+                    target = exc.field if exc.field in form.fields else None
+                    text = str(exc) if len(providers) == 1 else f"{provider}: {exc}"
+                    form.add_error(target, text)
+                else:
+                    sent.append((provider, queued))
+            if failed:
+                transaction.set_rollback(True)  # none of them, and no dispatch kick either
+                return False
+        for provider, queued in sent:
+            ids = ", ".join(f"#{m.pk}" for m in queued)
+            self.message_user(
+                request,
+                ngettext(
+                    "%(provider)s: test SMS queued as message %(ids)s.",
+                    "%(provider)s: test SMS queued as messages %(ids)s.",
+                    len(queued),
+                )
+                % {"provider": provider, "ids": ids},
+                messages.SUCCESS,
+            )
+        return True
+
+
+@admin.register(SenderID)
+class SenderIDAdmin(admin.ModelAdmin):
+    list_display = ("value", "provider", "description", "is_active")
+    list_filter = ("provider", "is_active")
+    search_fields = ("value", "description", "provider__name")
+    list_select_related = ("provider",)
+
+
+# -- recipients ------------------------------------------------------------------------
+
+
+@admin.register(Contact)
+class ContactAdmin(admin.ModelAdmin):
+    list_display = ("name", "phone", "is_active", "opted_out", "created_at")
+    list_filter = ("is_active", "opted_out", "groups")
+    search_fields = ("name", "phone")
+    readonly_fields = ("created_at",)
+
+
+@admin.register(RecipientGroup)
+class RecipientGroupAdmin(admin.ModelAdmin):
+    list_display = ("name", "member_count", "provider", "provider_group_id")
+    list_filter = ("provider",)
+    search_fields = ("name", "description", "provider_group_id")
+    filter_horizontal = ("members",)
+    list_select_related = ("provider",)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[RecipientGroup]:
+        return super().get_queryset(request).annotate(member_total=Count("members"))
+
+    @admin.display(description=_("members"), ordering="member_total")
+    def member_count(self, obj: RecipientGroup) -> int:
+        return obj.member_total
+
+
+@admin.register(AgentProfile)
+class AgentProfileAdmin(admin.ModelAdmin):
+    list_display = ("user", "phone", "sms_opt_in")
+    list_filter = ("sms_opt_in",)
+    search_fields = ("user__username", "user__first_name", "user__last_name", "phone")
+    # raw_id rather than autocomplete: works with any user model and user admin.
+    raw_id_fields = ("user",)
+    list_select_related = ("user",)
+
+
+# -- templates -------------------------------------------------------------------------
+
+
+@dataclass
+class _SampleUser:
+    """Stands in for the assigned agent in previews; no real account is read."""
+
+    pk: int = 7
+    id: int = 7
+    username: str = "asha"
+    first_name: str = "Asha"
+    last_name: str = "Rao"
+    email: str = "asha@example.com"
+
+    def get_full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}"
+
+    def get_short_name(self) -> str:
+        return self.first_name
+
+    def __str__(self) -> str:
+        return self.get_full_name()
+
+
+@dataclass
+class _SampleTask:
+    pk: int = 1
+    id: int = 1
+    title: str = "Replace toner"
+
+    def __str__(self) -> str:
+        return self.title
+
+
+@dataclass
+class _SampleTicket:
+    pk: int = 123
+    id: int = 123
+    title: str = "Printer on floor 3 is jammed"
+    description: str = "The printer near the lifts shows a paper jam error."
+    customer_name: str = "Priya Sharma"
+    customer_phone: str = "+919812345678"
+    status: str = "open"
+    assigned_to: _SampleUser = field(default_factory=_SampleUser)
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.title}"
+
+
+def sample_context(template: NotificationTemplate) -> dict[str, Any]:
+    """What notifications pass to a template, with made-up values.
+
+    Only plain sample objects: a preview must never reach real data (and through a model
+    instance, e.g. ``template.provider``, its credentials).
+    """
+    ticket = _SampleTicket()
+    recipient = (
+        ticket.assigned_to.get_full_name()
+        if template.audience == "assignee"
+        else ticket.customer_name
+    )
+    return {
+        "ticket": ticket,
+        "assignee": ticket.assigned_to,
+        "task": _SampleTask(),
+        "event": template.event,
+        "recipient_name": recipient,
+        "template": {"name": template.name, "event": template.event, "audience": template.audience},
+    }
+
+
+def preview_html(template: NotificationTemplate) -> SafeString:
+    """The body rendered with sample data, its encoding and parts, or why it fails."""
+    try:
+        rendered = render(template.body or "", sample_context(template))
+    except TemplateRenderError as exc:
+        return format_html('<p class="errornote">{}</p>', exc)
+    except Exception as exc:  # a preview must never turn the change page into a 500
+        logger.exception("helpdesk_sms: preview of template %s failed", template.pk)
+        return format_html(
+            '<p class="errornote">{}</p>',
+            _("The preview failed: %(kind)s") % {"kind": type(exc).__name__},
+        )
+    if not rendered:
+        return format_html("<p>{}</p>", _("The rendered text is empty: nothing would be sent."))
+    info = sms_text.analyze(rendered)
+    unicode = info.encoding == sms_text.UCS2
+    lines = [
+        (_("Encoding"), _("Unicode (UCS-2)") if unicode else _("GSM-7")),
+        (_("Size"), f"{info.units} " + (_("UCS-2 units") if unicode else _("septets"))),
+        (_("SMS parts"), info.parts),
+    ]
+    notes = []
+    if unicode:
+        notes.append(info.explain())
+    provider = template.provider if template.provider_id else None
+    if provider is not None:
+        try:
+            max_parts = provider.gateway_class().max_parts
+        except (KeyError, ImportError):
+            max_parts = None
+        if max_parts and info.parts > max_parts:
+            notes.append(
+                _("%(provider)s allows at most %(max)s parts: this text would be refused.")
+                % {"provider": provider, "max": max_parts}
+            )
+    return format_html(
+        '<pre style="white-space: pre-wrap; margin: 0 0 .5em">{}</pre><p>{}</p>{}'
+        '<p class="help">{}</p>',
+        rendered,
+        format_html_join(" · ", "{}: {}", lines),
+        format_html_join("", '<p class="warning">{}</p>', ((n,) for n in notes if n)),
+        _(
+            'Sample ticket #123 "Printer on floor 3 is jammed" for Priya Sharma, assigned to '
+            'Asha Rao, task "Replace toner". Real values vary in length.'
+        ),
+    )
+
+
+@admin.register(NotificationTemplate)
+class NotificationTemplateAdmin(admin.ModelAdmin):
+    list_display = ("name", "event", "audience", "is_active", "provider")
+    list_filter = ("event", "audience", "is_active", "provider")
+    search_fields = ("name", "body")
+    list_select_related = ("provider",)
+    readonly_fields = ("preview", "created_at", "updated_at")
+    actions = ["activate", "deactivate"]
+    fieldsets = (
+        (None, {"fields": ("name", "event", "audience", "group", "is_active")}),
+        (_("Text"), {"fields": ("body", "preview", "registered_template_id")}),
+        (_("Sending"), {"fields": ("provider", "sender")}),
+        (_("History"), {"fields": ("created_at", "updated_at"), "classes": ("collapse",)}),
+    )
+
+    @admin.display(description=_("preview"))
+    def preview(self, obj: NotificationTemplate | None) -> SafeString | str:
+        if obj is None or not obj.pk:
+            return _("Save the template to see it rendered with a sample ticket.")
+        return preview_html(obj)
+
+    @admin.action(description=_("Activate selected templates"), permissions=["change"])
+    def activate(self, request: HttpRequest, queryset: QuerySet[NotificationTemplate]) -> None:
+        count = queryset.update(is_active=True)
+        self.message_user(
+            request,
+            ngettext("%(count)d template activated.", "%(count)d templates activated.", count)
+            % {"count": count},
+            messages.SUCCESS,
+        )
+
+    @admin.action(description=_("Deactivate selected templates"), permissions=["change"])
+    def deactivate(self, request: HttpRequest, queryset: QuerySet[NotificationTemplate]) -> None:
+        count = queryset.update(is_active=False)
+        self.message_user(
+            request,
+            ngettext("%(count)d template deactivated.", "%(count)d templates deactivated.", count)
+            % {"count": count},
+            messages.SUCCESS,
+        )
+
+
+# -- the message log -------------------------------------------------------------------
+
+
+def _pretty_json(data: Any, secrets: list[str]) -> str:
+    if not data:
+        return ""
+    text = json.dumps(data, indent=2, ensure_ascii=False, sort_keys=True, default=str)
+    return redact(text, secrets)  # belt and braces: adapters store redacted data already
+
+
+def _json_block(data: Any, secrets: list[str]) -> SafeString | str:
+    text = _pretty_json(data, secrets)
+    return format_html('<pre style="white-space: pre-wrap">{}</pre>', text) if text else ""
+
+
+class ReadOnlyLogAdmin(admin.ModelAdmin):
+    """Records written by the system: viewable, never added or edited by hand."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # The changelist asks without obj (actions need it); a record's page is view-only.
+        return obj is None and super().has_change_permission(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return _superuser_only_delete(request)
+
+
+@admin.register(Message)
+class MessageAdmin(ReadOnlyLogAdmin):
+    list_display = (
+        "id",
+        "created_at",
+        "to",
+        "status",
+        "provider",
+        "parts",
+        "event",
+        "ticket_id",
+        "short_body",
+    )
+    list_display_links = ("id", "created_at")
+    list_filter = ("status", "provider", "event", "created_at")
+    search_fields = ("recipient", "body", "provider_message_id", "ticket_id", "idempotency_key")
+    date_hierarchy = "created_at"
+    list_select_related = ("provider", "group")
+    actions = ["retry_failed", "cancel_pending"]
+    readonly_fields = (
+        "recipient",
+        "group",
+        "body",
+        "encoding",
+        "parts",
+        "provider",
+        "sender",
+        "flash",
+        "status",
+        "status_changed_at",
+        "error_category",
+        "error_code",
+        "error_text",
+        "attempts",
+        "send_at",
+        "next_attempt_at",
+        "submitted_at",
+        "provider_message_id",
+        "provider_job_id",
+        "event",
+        "audience",
+        "template",
+        "registered_template_id",
+        "ticket_type",
+        "ticket_id",
+        "idempotency_key",
+        "created_at",
+        "updated_at",
+        "timeline",
+    )
+    fieldsets = (
+        (
+            None,
+            {
+                "fields": (
+                    "recipient",
+                    "group",
+                    "body",
+                    "encoding",
+                    "parts",
+                    "provider",
+                    "sender",
+                    "flash",
+                )
+            },
+        ),
+        (
+            _("Status"),
+            {
+                "fields": (
+                    "status",
+                    "status_changed_at",
+                    "error_category",
+                    "error_code",
+                    "error_text",
+                    "attempts",
+                    "send_at",
+                    "next_attempt_at",
+                    "submitted_at",
+                    "provider_message_id",
+                    "provider_job_id",
+                )
+            },
+        ),
+        (
+            _("Origin"),
+            {
+                "fields": (
+                    "event",
+                    "audience",
+                    "template",
+                    "registered_template_id",
+                    "ticket_type",
+                    "ticket_id",
+                    "idempotency_key",
+                    "created_at",
+                    "updated_at",
+                )
+            },
+        ),
+        (_("Timeline"), {"fields": ("timeline",)}),
+    )
+
+    @admin.display(description=_("recipient"), ordering="recipient")
+    def to(self, obj: Message) -> str:
+        if obj.recipient:
+            return obj.recipient
+        return str(obj.group) if obj.group_id else self.get_empty_value_display()
+
+    @admin.display(description=_("text"))
+    def short_body(self, obj: Message) -> str:
+        return Truncator(obj.body).chars(50)
+
+    @admin.display(description=_("events"))
+    def timeline(self, obj: Message) -> SafeString:
+        events = list(obj.events.order_by("created_at", "pk"))
+        if not events:
+            return format_html("<p>{}</p>", _("No events recorded."))
+        secrets = obj.provider.secret_values() if obj.provider_id else []
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{} &rarr; {}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    timezone.localtime(event.created_at).strftime("%Y-%m-%d %H:%M:%S"),
+                    event.get_from_status_display() or "—",
+                    event.get_to_status_display(),
+                    event.get_source_display(),
+                    event.note,
+                    _json_block(event.data, secrets),
+                )
+                for event in events
+            ),
+        )
+        return format_html(
+            "<table><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>"
+            "</thead><tbody>{}</tbody></table>",
+            _("time"),
+            _("from → to"),
+            _("source"),
+            _("note"),
+            _("raw data"),
+            rows,
+        )
+
+    @admin.action(description=_("Retry failed messages"), permissions=["change"])
+    def retry_failed(self, request: HttpRequest, queryset: QuerySet[Message]) -> None:
+        requeued = skipped = unsendable = 0
+        for message in queryset:
+            if message.status != Status.FAILED:
+                skipped += 1
+            elif outbox.retry(message, note=f"retried by {request.user} in the admin"):
+                requeued += 1
+            else:
+                unsendable += 1
+        self._report(
+            request,
+            ngettext("%(count)d message re-queued.", "%(count)d messages re-queued.", requeued),
+            requeued,
+            ngettext(
+                "%(count)d skipped because it is not failed.",
+                "%(count)d skipped because they are not failed.",
+                skipped,
+            ),
+            skipped,
+        )
+        if unsendable:
+            self.message_user(
+                request,
+                ngettext(
+                    "%(count)d failed message cannot be retried: it has no text, recipient or "
+                    "provider. Fix the cause; the next event creates a new message.",
+                    "%(count)d failed messages cannot be retried: they have no text, recipient "
+                    "or provider. Fix the cause; the next event creates new messages.",
+                    unsendable,
+                )
+                % {"count": unsendable},
+                messages.WARNING,
+            )
+
+    @admin.action(description=_("Cancel scheduled or queued messages"), permissions=["change"])
+    def cancel_pending(self, request: HttpRequest, queryset: QuerySet[Message]) -> None:
+        canceled = skipped = 0
+        for message in queryset:
+            if outbox.cancel(message, note=f"canceled by {request.user} in the admin"):
+                canceled += 1
+            else:
+                skipped += 1
+        self._report(
+            request,
+            ngettext("%(count)d message canceled.", "%(count)d messages canceled.", canceled),
+            canceled,
+            ngettext(
+                "%(count)d skipped because it is not scheduled or queued any more.",
+                "%(count)d skipped because they are not scheduled or queued any more.",
+                skipped,
+            ),
+            skipped,
+        )
+
+    def _report(
+        self, request: HttpRequest, done_text: str, done: int, skipped_text: str, skipped: int
+    ) -> None:
+        text = done_text % {"count": done}
+        if skipped:
+            text += " " + skipped_text % {"count": skipped}
+        level = messages.SUCCESS if done and not skipped else messages.WARNING
+        self.message_user(request, text, level)
+
+
+@admin.register(MessageEvent)
+class MessageEventAdmin(ReadOnlyLogAdmin):
+    list_display = ("created_at", "message", "from_status", "to_status", "source", "note")
+    list_filter = ("source", "to_status", "created_at")
+    search_fields = ("message__recipient", "message__provider_message_id", "note")
+    date_hierarchy = "created_at"
+    list_select_related = ("message", "message__group")
+    readonly_fields = (
+        "message",
+        "from_status",
+        "to_status",
+        "source",
+        "note",
+        "pretty_data",
+        "created_at",
+    )
+    fields = readonly_fields
+
+    @admin.display(description=_("raw data"))
+    def pretty_data(self, obj: MessageEvent) -> SafeString | str:
+        secrets = obj.message.provider.secret_values() if obj.message.provider_id else []
+        return _json_block(obj.data, secrets) or self.get_empty_value_display()
+
+
+@admin.register(BalanceSnapshot)
+class BalanceSnapshotAdmin(ReadOnlyLogAdmin):
+    list_display = ("provider", "account", "amount", "unit", "taken_at", "low")
+    list_filter = ("provider", "taken_at")
+    search_fields = ("provider__name", "account")
+    date_hierarchy = "taken_at"
+    list_select_related = ("provider",)
+    readonly_fields = ("provider", "account", "amount", "unit", "taken_at", "low", "pretty_raw")
+    fields = readonly_fields
+
+    @admin.display(description=_("low"), boolean=True)
+    def low(self, obj: BalanceSnapshot) -> bool:
+        return obj.is_low
+
+    @admin.display(description=_("raw data"))
+    def pretty_raw(self, obj: BalanceSnapshot) -> SafeString | str:
+        return _json_block(obj.raw, obj.provider.secret_values()) or self.get_empty_value_display()

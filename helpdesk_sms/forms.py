@@ -1,0 +1,175 @@
+"""Forms used by the admin: write-only provider credentials, sender checks, the test SMS.
+
+Kept apart from ``admin.py`` so the rules about secrets (never rendered, empty keeps the
+stored value, an explicit checkbox erases it) are in one small place that is easy to audit.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.db import models
+from django.forms.models import BaseInlineFormSet
+from django.utils.translation import gettext_lazy as _
+
+from .models import Provider, SenderID
+
+#: Write-only credential fields of Provider and the checkbox that erases each.
+SECRET_FIELDS: dict[str, str] = {"api_key": "clear_api_key", "password": "clear_password"}
+
+
+def _formfield(db_field: models.Field, **kwargs: Any) -> forms.Field | None:
+    """Model fields as form fields; URLs without a scheme are taken as https (explicit)."""
+    if isinstance(db_field, models.URLField):
+        kwargs.setdefault("assume_scheme", "https")
+    return db_field.formfield(**kwargs)
+
+
+def _secret_field(label: str, *, strip: bool) -> forms.CharField:
+    return forms.CharField(
+        label=label,
+        required=False,
+        strip=strip,
+        max_length=255,
+        # render_value=False: the stored secret (or a rejected new one) never goes back to the
+        # browser, not even after a validation error.
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+    )
+
+
+class ProviderAdminForm(forms.ModelForm):
+    """Provider form whose credentials are write-only.
+
+    An empty credential field keeps the stored value; the matching "clear" checkbox erases
+    it. The form's initial values for the secrets are blanked so that neither the widget nor
+    ``changed_data`` (and with it the admin history) ever sees the stored value.
+    """
+
+    api_key = _secret_field(_("API key"), strip=True)
+    password = _secret_field(_("password"), strip=False)
+    clear_api_key = forms.BooleanField(
+        label=_("clear stored API key"),
+        required=False,
+        help_text=_("Tick to erase the stored API key."),
+    )
+    clear_password = forms.BooleanField(
+        label=_("clear stored password"),
+        required=False,
+        help_text=_("Tick to erase the stored password."),
+    )
+
+    class Meta:
+        model = Provider
+        formfield_callback = _formfield
+        fields = (
+            "name",
+            "gateway",
+            "is_active",
+            "priority",
+            "base_url",
+            "username",
+            "api_key",
+            "password",
+            "timezone",
+            "default_sender",
+            "options",
+            "low_balance_threshold",
+        )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._stored = {name: getattr(self.instance, name) or "" for name in SECRET_FIELDS}
+        for name in SECRET_FIELDS:
+            self.initial[name] = ""
+            if name in self.fields:
+                state = _("stored") if self._stored[name] else _("not set")
+                self.fields[name].help_text = _(
+                    "Currently: %(state)s. Write-only: never shown. Leave empty to keep the "
+                    "stored value."
+                ) % {"state": state}
+        sender = self.fields.get("default_sender")
+        if sender is not None:
+            # Only this provider's own sender IDs make sense (the model refuses the others).
+            sender.queryset = (
+                SenderID.objects.filter(provider=self.instance)
+                if self.instance.pk
+                else SenderID.objects.none()
+            )
+            if not self.instance.pk:
+                sender.help_text = _("Add sender IDs below, save, then choose the default here.")
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        for name, clear in SECRET_FIELDS.items():
+            if name not in self.fields:
+                continue
+            new_value = cleaned.get(name) or ""
+            if cleaned.get(clear):
+                if new_value:
+                    self.add_error(
+                        clear, _("Either enter a new value or clear the stored one, not both.")
+                    )
+                cleaned[name] = ""
+            elif not new_value:
+                cleaned[name] = self._stored[name]
+        return cleaned
+
+
+class SenderIDInlineFormSet(BaseInlineFormSet):
+    """Hands each form its provider, so gateway rules apply even before the provider exists.
+
+    On the provider's add page the inline rows have no saved provider yet, and the model's
+    own ``clean()`` then skips the gateway's sender rules.
+    """
+
+    def add_fields(self, form: forms.BaseForm, index: int | None) -> None:
+        super().add_fields(form, index)
+        form.parent_provider = self.instance
+
+
+class SenderIDInlineForm(forms.ModelForm):
+    """Checks the sender ID against the (possibly unsaved) parent provider's gateway."""
+
+    parent_provider: Provider | None = None
+
+    class Meta:
+        model = SenderID
+        fields = ("value", "description", "is_active")
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        provider = self.parent_provider
+        value = cleaned.get("value")
+        if provider is None or provider.pk or not value or not provider.gateway:
+            return cleaned  # a saved provider: the model's clean() checks the value
+        try:
+            gateway = provider.gateway_class()(provider)
+        except KeyError:
+            return cleaned  # the provider form reports the unknown gateway
+        problems = gateway.sender_errors(value)
+        if problems:
+            self.add_error("value", [p[0].upper() + p[1:] + "." for p in problems])
+        return cleaned
+
+
+class TestSmsForm(forms.Form):
+    """What the operator types on the "Send a test SMS" page."""
+
+    to = forms.CharField(
+        label=_("phone number"),
+        max_length=32,
+        help_text=_("Mobile number in international form, e.g. +919812345678."),
+    )
+    text = forms.CharField(
+        label=_("text"),
+        initial=_("Test message from Helpdesk SMS."),
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        help_text=_("Exactly what is sent; the provider bills every part."),
+    )
+    sender = forms.CharField(
+        label=_("sender ID"),
+        required=False,
+        max_length=32,
+        help_text=_("Empty for each provider's default sender ID."),
+    )
