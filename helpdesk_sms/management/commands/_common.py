@@ -1,0 +1,152 @@
+"""What the sms_* commands share: exit codes, one-line errors, provider lookup, output.
+
+Every command reports a user's mistake the same way (``error: --option: what is wrong``
+on stderr, exit status 2), so scripts and cron can tell bad input (2) from a gateway or
+database failure (1) without parsing text, and nobody ever sees a traceback for a typo.
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError, SystemCheckError
+
+from helpdesk_sms import balances
+from helpdesk_sms.exceptions import SmsInputError
+from helpdesk_sms.gateways.base import REDACTED, Capability, GatewayError, redact
+from helpdesk_sms.models import BalanceSnapshot, Provider
+
+#: The command did what was asked.
+EXIT_OK = 0
+#: The input was fine but the work failed (gateway refused or unreachable, database error).
+EXIT_FAILED = 1
+#: Bad input: an option's value broke a rule. Nothing was written.
+EXIT_USAGE = 2
+
+
+class SmsCommand(BaseCommand):
+    """Base of the sms_* commands: prints CommandError as ``error: …`` and exits with its code.
+
+    Django would print ``CommandError: …``; the ``error:`` prefix matches argparse's own
+    usage errors, so every mistake on the command line reads the same. ``call_command``
+    (tests, other code) still gets the CommandError with its ``returncode``.
+    """
+
+    def execute(self, *args: Any, **options: Any) -> str | None:
+        try:
+            return super().execute(*args, **options)
+        except CommandError as exc:
+            if (
+                not self._called_from_command_line
+                or options.get("traceback")
+                or isinstance(exc, SystemCheckError)
+            ):
+                raise
+            self.stderr.write(f"error: {exc}")
+            raise SystemExit(exc.returncode) from None
+
+
+def usage_error(option: str, message: str) -> CommandError:
+    """A bad-input error naming the option (or argument) to fix; exit status 2."""
+    return CommandError(f"{option}: {message}" if option else message, returncode=EXIT_USAGE)
+
+
+def failure(message: str) -> CommandError:
+    """The work itself failed (gateway, database); exit status 1."""
+    return CommandError(message, returncode=EXIT_FAILED)
+
+
+def from_input_error(exc: SmsInputError, options: Mapping[str, str]) -> CommandError:
+    """An API input error with its field renamed to the command-line option."""
+    field = exc.field
+    option = options.get(field, "" if field == "__all__" else "--" + field.replace("_", "-"))
+    return usage_error(option, exc.message)
+
+
+def from_validation_error(exc: ValidationError, options: Mapping[str, str]) -> CommandError:
+    """A model validation error as one line: each field's option and its messages."""
+    if not hasattr(exc, "error_dict"):
+        return usage_error("", " ".join(exc.messages))
+    parts = []
+    for field, errors in exc.message_dict.items():
+        option = options.get(field, "" if field == "__all__" else "--" + field.replace("_", "-"))
+        text = " ".join(errors).rstrip(".")
+        parts.append(f"{option}: {text}" if option else text)
+    return usage_error("", "; ".join(parts) + ".")
+
+
+def get_provider(name: str, option: str = "--provider") -> Provider:
+    """The provider called ``name`` (active or not); a usage error listing the known ones."""
+    found = Provider.objects.filter(name=name).first()
+    if found is None:
+        known = ", ".join(Provider.objects.order_by("name").values_list("name", flat=True))
+        raise usage_error(option, f"Unknown provider {name!r} (known: {known or 'none'}).")
+    return found
+
+
+def safe_url(provider: Provider) -> str:
+    """The provider's base URL fit for printing: its secrets and any URL password masked."""
+    url = redact(provider.base_url or "", provider.secret_values())
+    parts = urllib.parse.urlsplit(url)
+    if parts.password:
+        host = parts.netloc.rsplit("@", 1)[1]
+        parts = parts._replace(netloc=f"{parts.username}:{REDACTED}@{host}")
+        url = urllib.parse.urlunsplit(parts)
+    return url
+
+
+def gateway_label(provider: Provider) -> str:
+    try:
+        cls = provider.gateway_class()
+    except (KeyError, ImportError):
+        return provider.gateway
+    return cls.verbose_name or cls.name
+
+
+def read_balance(provider: Provider, option: str) -> list[str]:
+    """Read and record the provider's balances now: one line per account.
+
+    A gateway that reports no balance is a usage error naming ``option``; a gateway that
+    cannot answer is a failure (exit 1) carrying its error, credentials masked.
+    """
+    try:
+        cls = provider.gateway_class()
+    except (KeyError, ImportError) as exc:
+        raise failure(f"{provider.name}: its gateway cannot be loaded: {exc}") from None
+    if not cls.has(Capability.BALANCE):
+        raise usage_error(
+            option, f"{provider.name} uses {gateway_label(provider)}, which reports no balance"
+        )
+    try:
+        snapshots = balances.check_provider(provider)
+    except GatewayError as exc:
+        text = redact(str(exc), provider.secret_values())
+        raise failure(f"{provider.name}: balance check failed: {text}") from None
+    return balance_lines(snapshots) or ["no balance reported"]
+
+
+def balance_lines(snapshots: Iterable[BalanceSnapshot]) -> list[str]:
+    """One line per account, flagging a balance under the provider's low-balance threshold."""
+    lines = []
+    for snap in snapshots:
+        line = f"{snap.account or 'balance'}: {snap.amount} {snap.unit}"
+        if snap.is_low:
+            line += f" (below the low-balance threshold {snap.provider.low_balance_threshold})"
+        lines.append(line)
+    return lines
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A plain left-aligned text table: readable in a terminal and greppable."""
+    widths = [len(h) for h in headers]
+    for row in rows:
+        widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
+    lines = [
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in [headers, *rows]
+    ]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)

@@ -1,0 +1,112 @@
+"""``manage.py sms_simulate canlog …``: run gateway simulators in the foreground.
+
+For the demo and for trying a configuration without a real account: each simulator is a
+real HTTP server speaking its gateway's protocol, so a provider pointed at the printed URL
+behaves as it would against the gateway. Runs until Ctrl-C (or SIGTERM), then stops them all.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from argparse import ArgumentParser
+from types import FrameType
+from typing import Any
+
+from ._common import SmsCommand, failure, usage_error
+
+DEFAULT_PORT = 9001
+
+
+class Command(SmsCommand):
+    help = "Run gateway simulators on consecutive ports until Ctrl-C."
+    # The simulators need neither the database nor the site's checks.
+    requires_system_checks: list[str] = []
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        parser.add_argument("gateways", nargs="+", metavar="GATEWAY", help="e.g. canlog")
+        parser.add_argument(
+            "--port",
+            type=int,
+            default=DEFAULT_PORT,
+            help=f"Port of the first simulator; the next ones count up (default {DEFAULT_PORT}). "
+            "0 picks free ports.",
+        )
+        parser.add_argument("--host", default="127.0.0.1", help="Address to listen on.")
+        parser.add_argument(
+            "--delivery-delay",
+            type=float,
+            metavar="S",
+            help="Seconds before a sent message is reported delivered.",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        from helpdesk_sms.simulators import SIMULATORS, get_simulator
+
+        names: list[str] = options["gateways"]
+        unknown = [name for name in names if name not in SIMULATORS]
+        if unknown:
+            raise usage_error(
+                "GATEWAY",
+                f"no simulator for {', '.join(map(repr, unknown))}; "
+                f"known: {', '.join(sorted(SIMULATORS)) or 'none'}",
+            )
+        if len(set(names)) != len(names):
+            raise usage_error("GATEWAY", "each gateway may be named once")
+        port: int = options["port"]
+        if not 0 <= port <= 65535 - len(names) + 1:
+            raise usage_error("--port", f"{port} is not a usable port number")
+        delay = options["delivery_delay"]
+        if delay is not None and delay < 0:
+            raise usage_error("--delivery-delay", "must be 0 seconds or more")
+
+        sim_options: dict[str, Any] = {"verbose": int(options["verbosity"]) >= 2}
+        if delay is not None:
+            sim_options["delivery_delay"] = delay
+        try:
+            simulators = [(name, get_simulator(name, **sim_options)) for name in names]
+        except TypeError as exc:  # a simulator without a delivery delay
+            raise usage_error("--delivery-delay", f"not supported here: {exc}") from None
+
+        host: str = options["host"]
+        running: list[Any] = []
+        try:
+            for offset, (name, simulator) in enumerate(simulators):
+                wanted = port + offset if port else 0
+                try:
+                    simulator.start(port=wanted, host=host)
+                except OSError as exc:
+                    raise failure(
+                        f"cannot listen on {host}:{wanted} for the {name} simulator: "
+                        f"{exc.strerror or exc}; pick another --port"
+                    ) from None
+                running.append(simulator)
+                self.stdout.write(f"{name} simulator on {simulator.url}")
+            self.stdout.write("Ctrl-C to stop.")
+            self.stdout.flush()
+            _wait_for_stop()
+        finally:
+            for simulator in reversed(running):
+                simulator.stop()
+        self.stdout.write("Simulators stopped.")
+
+
+def _wait_for_stop() -> None:
+    """Block until Ctrl-C, or SIGTERM (how service managers and tests stop us)."""
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        while not stop.is_set():
+            time.sleep(0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
