@@ -7,6 +7,7 @@ behaves as it would against the gateway. Runs until Ctrl-C (or SIGTERM), then st
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 import time
@@ -40,6 +41,12 @@ class Command(SmsCommand):
             metavar="S",
             help="Seconds before a sent message is reported delivered.",
         )
+        parser.add_argument(
+            "--api-key-env",
+            metavar="VAR",
+            help="Accept the API key held in this environment variable (kept off the "
+            "command line, where other users could read it).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         from helpdesk_sms.simulators import SIMULATORS, get_simulator
@@ -64,6 +71,11 @@ class Command(SmsCommand):
         sim_options: dict[str, Any] = {"verbose": int(options["verbosity"]) >= 2}
         if delay is not None:
             sim_options["delivery_delay"] = delay
+        if options["api_key_env"]:
+            key = os.environ.get(options["api_key_env"], "")
+            if not key:
+                raise usage_error("--api-key-env", f"${options['api_key_env']} is empty or unset")
+            sim_options["api_key"] = key
         try:
             simulators = [(name, get_simulator(name, **sim_options)) for name in names]
         except TypeError as exc:  # a simulator without a delivery delay

@@ -5,6 +5,7 @@ Everything started here is stopped on Ctrl-C. Prints the admin login it creates.
 
 from __future__ import annotations
 
+import os
 import secrets
 import signal
 import subprocess
@@ -15,8 +16,12 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
+from helpdesk_sms.models import Provider
+
 #: (simulator name, port) — the fixtures point providers at these.
 SIMULATORS = [("canlog", 9001)]
+#: How the generated simulator API key reaches the simulator process.
+API_KEY_ENV = "HELPDESK_SMS_DEMO_API_KEY"
 
 
 class Command(BaseCommand):
@@ -30,6 +35,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         password = self._admin_password()
+        api_key = self._simulator_api_key()
         python = sys.executable
         names = [name for name, _ in SIMULATORS]
         commands = {
@@ -42,6 +48,8 @@ class Command(BaseCommand):
                 str(SIMULATORS[0][1]),
                 "--delivery-delay",
                 options["delivery_delay"],
+                "--api-key-env",
+                API_KEY_ENV,
             ],
             "celery": [
                 python,
@@ -61,7 +69,8 @@ class Command(BaseCommand):
         processes: dict[str, subprocess.Popen] = {}
         try:
             for label, command in commands.items():
-                processes[label] = subprocess.Popen(command)
+                env = {**os.environ, API_KEY_ENV: api_key}
+                processes[label] = subprocess.Popen(command, env=env)
                 time.sleep(1)
             self.stdout.write(
                 self.style.SUCCESS(
@@ -87,6 +96,16 @@ class Command(BaseCommand):
                     process.wait(timeout=max(0.1, deadline - time.monotonic()))
                 except subprocess.TimeoutExpired:
                     process.kill()
+
+    def _simulator_api_key(self) -> str:
+        """A fresh key shared by the simulators and the demo providers (never in fixtures)."""
+        key = secrets.token_urlsafe(16)
+        addresses = tuple(f"http://127.0.0.1:{port}" for _, port in SIMULATORS)
+        for provider in Provider.objects.all():
+            if provider.base_url.rstrip("/").startswith(addresses):
+                provider.api_key = key
+                provider.save(update_fields=["api_key"])
+        return key
 
     def _admin_password(self) -> str:
         """A fresh password for the demo's superuser 'admin', created if missing."""
