@@ -516,6 +516,15 @@ class Message(models.Model):
         _("ticket id"), max_length=64, blank=True, help_text=_("The ticket's primary key.")
     )
     ticket = GenericForeignKey("ticket_type", "ticket_id")
+    parent = models.ForeignKey(
+        "self",
+        verbose_name=_("group send"),
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="members",
+        help_text=_("For a member of a gateway-side group: the group send it came from."),
+    )
 
     objects = MessageQuerySet.as_manager()
 

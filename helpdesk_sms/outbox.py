@@ -237,6 +237,63 @@ def _record_accepted(
         next_attempt_at=None,
     )
     report.accepted += moved
+    if moved and result.members:
+        _record_group_members(message, result, exchange)
+
+
+def _record_group_members(
+    parent: Message, result: RecipientResult, exchange: dict[str, Any]
+) -> None:
+    """One accepted message per number a gateway-side group expanded to.
+
+    Each member is billed and delivered on its own, so each gets its own row: the log
+    accounts for every SMS, and delivery reports (keyed by message id) find their message.
+    """
+    now = timezone.now()
+    members = [
+        Message(
+            recipient=_as_e164(member.number),
+            body=parent.body,
+            encoding=parent.encoding,
+            parts=parent.parts,
+            provider=parent.provider,
+            sender=parent.sender,
+            flash=parent.flash,
+            status=Status.ACCEPTED,
+            status_changed_at=now,
+            provider_message_id=member.provider_message_id[:100],
+            provider_job_id=result.job_id[:100],
+            submitted_at=now,
+            attempts=1,
+            parent=parent,
+            event=parent.event,
+            audience=parent.audience,
+            template=parent.template,
+            registered_template_id=parent.registered_template_id,
+            ticket_type=parent.ticket_type,
+            ticket_id=parent.ticket_id,
+        )
+        for member in result.members
+    ]
+    with transaction.atomic():
+        Message.objects.bulk_create(members)
+        MessageEvent.objects.bulk_create(
+            MessageEvent(
+                message=member,
+                from_status="",
+                to_status=Status.ACCEPTED,
+                source=Source.SEND,
+                note=f"texted as a member of group send #{parent.pk}",
+                data=exchange,
+                created_at=now,
+            )
+            for member in members
+        )
+
+
+def _as_e164(number: str) -> str:
+    digits = number.strip().lstrip("+")
+    return f"+{digits}"[:20] if digits.isdigit() else number[:20]
 
 
 def _record_error(

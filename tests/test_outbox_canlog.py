@@ -221,3 +221,26 @@ def test_concurrent_dispatchers_submit_each_message_once(provider, canlog_sim):
     assert len(numbers) == 30
     assert len(set(numbers)) == 30
     assert Message.objects.filter(status=Status.ACCEPTED).count() == 30
+
+
+@pytest.mark.django_db
+def test_group_send_records_and_follows_each_member(provider, canlog_sim):
+    from helpdesk_sms.models import RecipientGroup
+
+    group = RecipientGroup.objects.create(
+        name="Field team", provider=provider, provider_group_id="7"
+    )
+    [group_send] = send_sms(None, "Site visit at 10", group=group)
+    outbox.dispatch()
+
+    members = Message.objects.filter(parent=group_send)
+    assert sorted(members.values_list("recipient", flat=True)) == [
+        "+919812345678",
+        "+919812345679",
+    ]
+    assert send_requests(canlog_sim)[0]["params"]["groupid"] == "7"
+
+    canlog_sim.advance(60)
+    reports.poll_reports()
+
+    assert set(members.values_list("status", flat=True)) == {Status.DELIVERED}

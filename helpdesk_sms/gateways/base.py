@@ -104,6 +104,14 @@ class Batch:
     template_id: str = ""
 
 
+@dataclass(frozen=True)
+class GroupMember:
+    """One number a gateway-side group expanded to, as the gateway reported it."""
+
+    number: str
+    provider_message_id: str = ""
+
+
 @dataclass
 class RecipientResult:
     """What the gateway said about one recipient of a batch."""
@@ -114,6 +122,8 @@ class RecipientResult:
     job_id: str = ""
     error: GatewayError | None = None
     raw: Any = None
+    #: For a group send: every member the gateway texted (each becomes a message of its own).
+    members: list[GroupMember] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

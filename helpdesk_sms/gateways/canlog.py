@@ -29,6 +29,7 @@ from .base import (
     ErrorCategory,
     Gateway,
     GatewayError,
+    GroupMember,
     RecipientResult,
     ReportRef,
     SendOutcome,
@@ -130,9 +131,9 @@ class CanlogGateway(Gateway):
       numbers that were not in the request.
     * **Groups**: a group batch carries one recipient whose ``number`` is ``""`` (the whole
       group is one Message). Only ``groupid`` is sent, plus ``number`` for any recipients
-      with numbers. The group recipient is accepted with the JobId; its message id is the
-      reply's only unmatched entry if there is exactly one (a one-member group), else empty,
-      and its ``raw`` lists every member's entry.
+      with numbers. The group recipient is accepted with the JobId and reports every
+      MessageData entry as a ``GroupMember``; the outbox records each member as a message
+      of its own, so each is billed, listed and followed to delivery.
     * **Scheduling**: ``schedtime`` is written like the document's ``2015/12/31 22:35:00
       PM`` — 24-hour time followed by the AM/PM marker — in the provider's time zone.
     * **Reports**: one GetDelivery per distinct job id, ``jobid`` sent without the quotes
@@ -354,13 +355,16 @@ class CanlogGateway(Gateway):
     ) -> RecipientResult:
         taken = {id(e) for e in matched.values()}
         members = [e for e in entries if id(e) not in taken]
-        only = members[0] if len(members) == 1 else None
         return RecipientResult(
             ref=ref,
             accepted=True,
-            provider_message_id=_clean(only.get("MessageId")) if only else "",
             job_id=job_id,
             raw={"JobId": job_id, "groupid": batch.group_id, "MessageData": members},
+            members=[
+                GroupMember(_clean(e.get("Number")), _clean(e.get("MessageId")))
+                for e in members
+                if _clean(e.get("Number"))
+            ],
         )
 
     def _report(self, entry: dict[str, Any]) -> DeliveryReport | None:

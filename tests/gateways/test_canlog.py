@@ -21,6 +21,7 @@ from helpdesk_sms.gateways.base import (
     DeliveryStatus,
     ErrorCategory,
     GatewayError,
+    GroupMember,
     Recipient,
     ReportRef,
 )
@@ -237,16 +238,16 @@ def test_group_send_passes_groupid_and_accepts_the_group_with_every_member_entry
     assert [e["Number"] for e in result.raw["MessageData"]] == ["919812345678", "919812345679"]
 
 
-def test_group_of_one_member_takes_that_members_message_id(canlog_provider):
-    sim = CanlogSimulator(api_key=CANLOG_API_KEY, groups={"9": ["919812345600"]})
+def test_group_result_lists_each_member_with_its_message_id(canlog_provider):
+    sim = CanlogSimulator(api_key=CANLOG_API_KEY, groups={"9": ["919812345600", "919812345601"]})
     canlog_provider.base_url = sim.start()
     try:
         [result] = canlog_provider.get_gateway().send(make_batch("", group_id="9")).results
-        [message] = sim.state()["messages"]
+        sent = {m["number"]: m["message_id"] for m in sim.state()["messages"]}
     finally:
         sim.stop()
 
-    assert result.provider_message_id == message["message_id"]
+    assert {m.number: m.provider_message_id for m in result.members} == sent
 
 
 def test_single_recipient_takes_the_only_entry_even_when_its_number_differs(gateway, canlog_sim):
@@ -325,7 +326,7 @@ def test_national_numbers_in_the_reply_match_by_their_last_ten_digits(gateway, c
             DOC_GROUP,
             ["+91989xxxxxxx", ""],
             "###",
-            ["mvHdpSyS7UOs9hixixQLvw", "PfivClgH20iG6G5R3usHwA"],
+            ["mvHdpSyS7UOs9hixixQLvw", ""],  # the group's own entry lists its members
             id="group",
         ),
         pytest.param(DOC_UNICODE, ["+91989xxxxxxx"], "", ["BqTiw66A2UGLFV3DnwHFLQ"], id="unicode"),
@@ -340,6 +341,14 @@ def test_every_send_reply_in_the_document_is_read_verbatim(
 
     assert [r.provider_message_id for r in outcome.results] == expected_ids
     assert all(r.accepted and r.job_id == "20047" for r in outcome.results)
+
+
+def test_the_documents_group_reply_reports_the_unmatched_entry_as_a_member(gateway, canlog_sim):
+    replay(canlog_sim, DOC_GROUP)
+
+    outcome = gateway.send(make_batch("+91989xxxxxxx", "", group_id="###"))
+
+    assert outcome.results[1].members == [GroupMember("91999xxxxxxx", "PfivClgH20iG6G5R3usHwA")]
 
 
 def test_the_documents_delivery_reply_is_read_verbatim_in_the_provider_timezone(
