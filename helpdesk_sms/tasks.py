@@ -11,22 +11,32 @@ from collections.abc import Callable
 from typing import Any
 
 from celery import shared_task
-from django.db import DatabaseError, close_old_connections
+from django.db import DatabaseError, close_old_connections, connections
 
 from . import balances, outbox, reports
 
 logger = logging.getLogger(__name__)
 
 
+def refresh_connections() -> None:
+    """Drop broken or expired database connections between runs of a long-lived process.
+
+    Like Django does around each request; skipped while a connection is inside a
+    transaction (the caller's, or a test's), which closing would break.
+    """
+    if not any(conn.in_atomic_block for conn in connections.all(initialized_only=True)):
+        close_old_connections()
+
+
 def _survive(name: str, job: Callable[[], Any]) -> Any:
-    close_old_connections()
+    refresh_connections()
     try:
         return job()
     except DatabaseError as exc:
         logger.warning("helpdesk_sms: %s skipped this run, database error: %s", name, exc)
         return None
     finally:
-        close_old_connections()
+        refresh_connections()
 
 
 @shared_task(name="helpdesk_sms.dispatch", ignore_result=True)

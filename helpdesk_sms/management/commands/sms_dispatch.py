@@ -16,10 +16,11 @@ from signal import SIGINT, SIGTERM
 from types import FrameType
 from typing import Any
 
-from django.db import DatabaseError, close_old_connections
+from django.db import DatabaseError
 
 from helpdesk_sms import outbox
 from helpdesk_sms.outbox import DispatchReport
+from helpdesk_sms.tasks import refresh_connections
 
 from ._common import SmsCommand, failure, usage_error
 
@@ -79,7 +80,7 @@ class Command(SmsCommand):
             if self.verbosity:
                 self.stdout.write(f"Dispatching every {interval:g}s; Ctrl-C to stop.")
             while not stop.requested:
-                close_old_connections()
+                refresh_connections()
                 try:
                     report = outbox.dispatch(limit=limit)
                 except DatabaseError as exc:
@@ -92,7 +93,7 @@ class Command(SmsCommand):
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
-            close_old_connections()
+            refresh_connections()
         if self.verbosity:
             self.stdout.write("Stopped.")
 
