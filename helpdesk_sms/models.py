@@ -129,6 +129,32 @@ class Provider(models.Model):
         validators=[_validate_timezone],
         help_text=_("The gateway's clock, for scheduled sends (e.g. Asia/Kolkata)."),
     )
+    default_region = models.CharField(
+        _("default region"),
+        max_length=2,
+        blank=True,
+        help_text=_(
+            "Region for numbers written without a country code (IN, NG, AZ, NL…); empty for "
+            "the site's HELPDESK_SMS['DEFAULT_REGION']."
+        ),
+    )
+    allowed_countries = models.CharField(
+        _("allowed destination countries"),
+        max_length=200,
+        blank=True,
+        help_text=_(
+            "Comma-separated regions this provider may text (e.g. 'IN,NP'); empty for any. "
+            "A number elsewhere is refused: protection against SMS pumping."
+        ),
+    )
+    callback_secrets = models.TextField(
+        _("callback secrets"),
+        blank=True,
+        help_text=_(
+            "Write-only. Secrets accepted in this provider's delivery-report URL, one per line; "
+            "several during a rotation. Leave empty to keep the stored ones."
+        ),
+    )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
@@ -149,7 +175,14 @@ class Provider(models.Model):
         return self.gateway_class()(self)
 
     def secret_values(self) -> list[str]:
-        return [v for v in (self.api_key, self.password) if v]
+        return [v for v in (self.api_key, self.password, *self.callback_secret_list()) if v]
+
+    def callback_secret_list(self) -> list[str]:
+        """The secrets a delivery-report URL may carry (rotation: more than one)."""
+        return [line.strip() for line in self.callback_secrets.splitlines() if line.strip()]
+
+    def allowed_country_list(self) -> list[str]:
+        return [c.strip().upper() for c in self.allowed_countries.split(",") if c.strip()]
 
     def clean(self) -> None:
         super().clean()
@@ -348,6 +381,14 @@ class NotificationTemplate(models.Model):
         blank=True,
         help_text=_(
             "The id this text is registered under where regulation requires (India's DLT)."
+        ),
+    )
+    smart_replace = models.BooleanField(
+        _("replace typographic characters"),
+        default=False,
+        help_text=_(
+            "Turn curly quotes, dashes, ellipses and non-breaking spaces into their GSM "
+            "look-alikes, so a pasted ’ does not make the message Unicode (2-3x the parts)."
         ),
     )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)

@@ -6,7 +6,13 @@ import pytest
 
 from helpdesk_sms.gateways.memory import MemoryGateway
 
-pytest_plugins = ["tests.fixtures_simulators"]
+pytest_plugins = [
+    "tests.fixtures_simulators",
+    "tests.fixtures_unified",
+    "tests.fixtures_atl",
+    "tests.fixtures_sms1601",
+    "tests.fixtures_smsclone",
+]
 
 
 @pytest.fixture(autouse=True)

@@ -18,9 +18,15 @@ class Entry(NamedTuple):
     label: str
 
 
-#: Built-in adapters by registry name. The later gateways are added as they are written.
+#: Built-in adapters by registry name.
 BUILTIN: dict[str, Entry] = {
     "canlog": Entry("helpdesk_sms.gateways.canlog.CanlogGateway", "Canlog"),
+    "unified": Entry(
+        "helpdesk_sms.gateways.unified.UnifiedGateway", "Unified Communications (RouteSMS-style)"
+    ),
+    "atl": Entry("helpdesk_sms.gateways.atl.AtlGateway", "ATL InfoTech (atlsms.az)"),
+    "sms1601": Entry("helpdesk_sms.gateways.sms1601.Sms1601Gateway", "1601SMS"),
+    "smsclone": Entry("helpdesk_sms.gateways.smsclone.SmscloneGateway", "smsclone.com"),
     "console": Entry("helpdesk_sms.gateways.console.ConsoleGateway", "Console (log only)"),
     "memory": Entry("helpdesk_sms.gateways.memory.MemoryGateway", "In-memory (tests)"),
 }

@@ -24,6 +24,10 @@ __all__ = [
 #: Simulator name (the gateway's registry name) -> dotted path of its class.
 SIMULATORS: dict[str, str] = {
     "canlog": "helpdesk_sms.simulators.canlog.CanlogSimulator",
+    "unified": "helpdesk_sms.simulators.unified.UnifiedSimulator",
+    "atl": "helpdesk_sms.simulators.atl.AtlSimulator",
+    "sms1601": "helpdesk_sms.simulators.sms1601.Sms1601Simulator",
+    "smsclone": "helpdesk_sms.simulators.smsclone.SmscloneSimulator",
 }
 
 

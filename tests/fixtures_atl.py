@@ -1,0 +1,1 @@
+"""Fixtures for the atl simulator (being written)."""

@@ -1,0 +1,1 @@
+"""Fixtures for the sms1601 simulator (being written)."""

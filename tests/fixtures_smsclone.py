@@ -1,0 +1,1 @@
+"""Fixtures for the smsclone simulator (being written)."""

@@ -1,0 +1,1 @@
+"""Fixtures for the unified simulator (being written)."""
