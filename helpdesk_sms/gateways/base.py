@@ -199,6 +199,13 @@ class Gateway:
     def fetch_reports(self, refs: Sequence[ReportRef]) -> list[DeliveryReport]:
         raise GatewayError(ErrorCategory.INVALID_REQUEST, f"{self.name} has no report polling")
 
+    def cancel(self, ref: ReportRef) -> None:
+        """Withdraw a message the gateway holds for later delivery (CANCEL capability).
+
+        Returns when the gateway confirmed it; raises GatewayError otherwise.
+        """
+        raise GatewayError(ErrorCategory.INVALID_REQUEST, f"{self.name} cannot cancel messages")
+
     def balance(self) -> list[Balance]:
         raise GatewayError(ErrorCategory.INVALID_REQUEST, f"{self.name} reports no balance")
 
