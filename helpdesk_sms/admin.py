@@ -19,6 +19,7 @@ from django.db import models, transaction
 from django.db.models import Count, OuterRef, Prefetch, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
@@ -36,7 +37,7 @@ from .forms import (
     TestSmsForm,
 )
 from .gateways import registry
-from .gateways.base import GatewayError, redact
+from .gateways.base import Capability, GatewayError, redact
 from .models import (
     AgentProfile,
     BalanceSnapshot,
@@ -129,7 +130,7 @@ class ProviderAdmin(admin.ModelAdmin):
     )
     list_filter = ("gateway", "is_active")
     search_fields = ("name",)
-    readonly_fields = ("gateway_info", "created_at", "updated_at")
+    readonly_fields = ("gateway_info", "callback_url", "created_at", "updated_at")
     inlines = [SenderIDInline]
     actions = ["check_balance", "send_test_sms"]
     fieldsets = (
@@ -152,7 +153,22 @@ class ProviderAdmin(admin.ModelAdmin):
                 ),
             },
         ),
-        (_("Sending"), {"fields": ("default_sender", "options", "gateway_info")}),
+        (
+            _("Sending"),
+            {
+                "fields": (
+                    "default_sender",
+                    "options",
+                    "default_region",
+                    "allowed_countries",
+                    "gateway_info",
+                )
+            },
+        ),
+        (
+            _("Delivery reports pushed by the gateway"),
+            {"fields": ("callback_secrets", "clear_callback_secrets", "callback_url")},
+        ),
         (_("Balance"), {"fields": ("low_balance_threshold",)}),
         (_("History"), {"fields": ("created_at", "updated_at"), "classes": ("collapse",)}),
     )
@@ -190,6 +206,22 @@ class ProviderAdmin(admin.ModelAdmin):
         return format_html_join("", "<div>{}: {} {}{}</div>", rows)
 
     @admin.display(description=_("gateway capabilities and options"))
+    @admin.display(description=_("callback URL"))
+    def callback_url(self, obj: Provider | None) -> str:
+        """Where the gateway should push reports; the secret is shown only as a placeholder."""
+        if obj is None or not obj.pk:
+            return _("Save the provider first.")
+        if not obj.gateway_class().has(Capability.DLR_PUSH):
+            return _("This gateway does not push delivery reports.")
+        path = reverse(
+            "helpdesk_sms:callback", kwargs={"provider_id": obj.pk, "secret": "SECRET"}
+        ).replace("SECRET", "<callback secret>")
+        return format_html(
+            "https://&lt;your site&gt;{}<br>{}",
+            path,
+            _("Give the gateway this URL with one of the callback secrets in place."),
+        )
+
     def gateway_info(self, obj: Provider | None) -> SafeString:
         if obj is None or not obj.pk:
             return format_html_join(
@@ -729,7 +761,17 @@ class MessageAdmin(ReadOnlyLogAdmin):
     def cancel_pending(self, request: HttpRequest, queryset: QuerySet[Message]) -> None:
         canceled = skipped = 0
         for message in queryset:
-            if outbox.cancel(message, note=f"canceled by {request.user} in the admin"):
+            try:
+                done = outbox.cancel(message, note=f"canceled by {request.user} in the admin")
+            except GatewayError as exc:
+                self.message_user(
+                    request,
+                    _("Message #%(pk)s: the gateway did not withdraw it: %(error)s")
+                    % {"pk": message.pk, "error": exc},
+                    messages.ERROR,
+                )
+                continue
+            if done:
                 canceled += 1
             else:
                 skipped += 1
@@ -738,8 +780,10 @@ class MessageAdmin(ReadOnlyLogAdmin):
             ngettext("%(count)d message canceled.", "%(count)d messages canceled.", canceled),
             canceled,
             ngettext(
-                "%(count)d skipped because it is not scheduled or queued any more.",
-                "%(count)d skipped because they are not scheduled or queued any more.",
+                "%(count)d skipped: it is neither waiting to be sent nor held for later by a "
+                "gateway that can withdraw it.",
+                "%(count)d skipped: they are neither waiting to be sent nor held for later by a "
+                "gateway that can withdraw them.",
                 skipped,
             ),
             skipped,

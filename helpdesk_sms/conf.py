@@ -85,3 +85,34 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
                 )
             )
     return errors
+
+
+@checks.register()
+def check_callback_secrets(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Warn about push-capable providers whose reports cannot be accepted (no secret)."""
+    from django.db import DatabaseError
+
+    from .gateways.base import Capability
+    from .models import Provider
+
+    warnings = []
+    try:
+        providers = list(Provider.objects.filter(is_active=True, callback_secrets=""))
+    except DatabaseError:  # tables not migrated yet
+        return []
+    for provider in providers:
+        try:
+            pushes = provider.gateway_class().has(Capability.DLR_PUSH)
+        except (KeyError, ImportError):
+            continue
+        if pushes:
+            warnings.append(
+                checks.Warning(
+                    f"SMS provider {provider.name!r} ({provider.gateway}) pushes delivery "
+                    "reports but has no callback secret, so every report will be refused.",
+                    hint="Set a callback secret on the provider and give the gateway the URL "
+                    f"/sms/callback/{provider.pk}/<secret>/ (see docs/operations.md).",
+                    id="helpdesk_sms.W001",
+                )
+            )
+    return warnings

@@ -16,7 +16,18 @@ from django.utils.translation import gettext_lazy as _
 from .models import Provider, SenderID
 
 #: Write-only credential fields of Provider and the checkbox that erases each.
-SECRET_FIELDS: dict[str, str] = {"api_key": "clear_api_key", "password": "clear_password"}
+SECRET_FIELDS: dict[str, str] = {
+    "api_key": "clear_api_key",
+    "password": "clear_password",
+    "callback_secrets": "clear_callback_secrets",
+}
+
+
+class WriteOnlyTextarea(forms.Textarea):
+    """A textarea that never sends its value back to the browser (several secrets, one a line)."""
+
+    def format_value(self, value: Any) -> None:
+        return None
 
 
 def _formfield(db_field: models.Field, **kwargs: Any) -> forms.Field | None:
@@ -58,6 +69,16 @@ class ProviderAdminForm(forms.ModelForm):
         required=False,
         help_text=_("Tick to erase the stored password."),
     )
+    callback_secrets = forms.CharField(
+        label=_("callback secrets"),
+        required=False,
+        widget=WriteOnlyTextarea(attrs={"rows": 2, "cols": 60, "autocomplete": "off"}),
+    )
+    clear_callback_secrets = forms.BooleanField(
+        label=_("clear stored callback secrets"),
+        required=False,
+        help_text=_("Tick to erase them: every delivery-report push is then refused."),
+    )
 
     class Meta:
         model = Provider
@@ -72,6 +93,9 @@ class ProviderAdminForm(forms.ModelForm):
             "api_key",
             "password",
             "timezone",
+            "default_region",
+            "allowed_countries",
+            "callback_secrets",
             "default_sender",
             "options",
             "low_balance_threshold",
@@ -88,6 +112,13 @@ class ProviderAdminForm(forms.ModelForm):
                     "Currently: %(state)s. Write-only: never shown. Leave empty to keep the "
                     "stored value."
                 ) % {"state": state}
+        if "callback_secrets" in self.fields:
+            self.fields["callback_secrets"].help_text += " " + str(
+                _(
+                    "To rotate, enter the new secret and the old one, one per line; once the "
+                    "gateway uses the new URL, save the new one alone."
+                )
+            )
         sender = self.fields.get("default_sender")
         if sender is not None:
             # Only this provider's own sender IDs make sense (the model refuses the others).

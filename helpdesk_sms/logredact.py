@@ -13,16 +13,20 @@ SECRET_IN_QUERY = re.compile(
     r"(?i)\b([\w.-]*(?:api_?key|pass(?:word)?|pwd|secret|token)[\w.-]*)=[^&\s\"']*"
 )
 
-#: Loggers known to write request URLs.
-URL_LOGGERS = ("urllib3.connectionpool", "requests")
+#: The secret segment of a delivery-report URL (``/callback/<provider>/<secret>/``).
+SECRET_IN_CALLBACK_PATH = re.compile(r"(/callback/\d+/)[^/\s?\"']+")
+
+#: Loggers known to write request URLs or paths.
+URL_LOGGERS = ("urllib3.connectionpool", "requests", "django.server", "django.request")
 
 
 class RedactQuerySecrets(logging.Filter):
-    """Replace ``apikey=…``/``password=…`` values in a record's text with ``***``."""
+    """Mask ``apikey=…``/``password=…`` values and callback-URL secrets in a record."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         redacted = SECRET_IN_QUERY.sub(r"\1=***", message)
+        redacted = SECRET_IN_CALLBACK_PATH.sub(r"\1***", redacted)
         if redacted != message:
             record.msg, record.args = redacted, None
         return True

@@ -21,7 +21,15 @@ from django.utils import timezone
 
 from . import conf
 from .compose import uses_gateway_scheduling
-from .gateways.base import Batch, ErrorCategory, GatewayError, Recipient, RecipientResult
+from .gateways.base import (
+    Batch,
+    Capability,
+    ErrorCategory,
+    GatewayError,
+    Recipient,
+    RecipientResult,
+    ReportRef,
+)
 from .models import Message, MessageEvent, Provider
 from .states import Source, Status
 from .transitions import move
@@ -380,8 +388,34 @@ def retry(message: Message, *, note: str = "retried by an operator") -> bool:
 
 
 def cancel(message: Message, *, note: str = "canceled by an operator") -> bool:
-    """Cancel a message not yet handed to a gateway (scheduled or queued)."""
+    """Cancel a message before it goes out; True when it is now canceled.
+
+    A message still with us (scheduled or queued) is simply canceled. One the gateway holds
+    for later delivery is withdrawn through the gateway first, where the gateway can (its
+    refusal raises GatewayError and the message stays as it was).
+    """
     for status in (Status.SCHEDULED, Status.QUEUED):
         if move(message, Status.CANCELED, source=Source.ADMIN, note=note, expected=status):
             return True
-    return False
+    if not is_held_by_gateway(message):
+        return False
+    gateway = message.provider.get_gateway()
+    gateway.cancel(ReportRef(message.provider_message_id, message.provider_job_id))
+    return move(
+        message,
+        Status.CANCELED,
+        source=Source.ADMIN,
+        note=f"{note}; withdrawn from the gateway's schedule",
+        expected=Status.ACCEPTED,
+    )
+
+
+def is_held_by_gateway(message: Message) -> bool:
+    """Accepted for a later time by a gateway that can withdraw it."""
+    return bool(
+        message.status == Status.ACCEPTED
+        and message.send_at
+        and message.send_at > timezone.now()
+        and message.provider_id
+        and message.provider.gateway_class().has(Capability.CANCEL)
+    )

@@ -15,7 +15,7 @@ from . import conf
 from .gateways.base import Capability, DeliveryReport, DeliveryStatus, GatewayError, ReportRef
 from .models import Message, Provider
 from .states import AWAITING_REPORT, Source, Status
-from .transitions import move
+from .transitions import move, record_unchanged
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +58,11 @@ def poll_provider(provider: Provider, now: datetime) -> int:
 
 
 def apply_reports(provider: Provider, reports: list[DeliveryReport], *, source: str) -> int:
-    """Move each reported message to the report's state, when that is a step forward."""
+    """Move each reported message to the report's state, when that is a step forward.
+
+    A pushed report that moves nothing (repeated, or older than what we know) is still kept
+    on the message's timeline; a polled one is not, since polling repeats every minute.
+    """
     moved = 0
     for report in reports:
         message = _find(provider, report)
@@ -70,22 +74,22 @@ def apply_reports(provider: Provider, reports: list[DeliveryReport], *, source: 
             )
             continue
         target = _TARGET[report.status]
-        if target == message.status:
-            continue
+        data = {
+            "report": report.raw,
+            "occurred_at": report.occurred_at.isoformat() if report.occurred_at else None,
+        }
         fields = {}
         if report.error_code or report.error_text:
             fields = {"error_code": report.error_code[:50], "error_text": report.error_text}
-        moved += move(
-            message,
-            target,
-            source=source,
-            note=f"delivery report: {report.status}",
-            data={
-                "report": report.raw,
-                "occurred_at": report.occurred_at.isoformat() if report.occurred_at else None,
-            },
-            **fields,
-        )
+        note = f"delivery report: {report.status}"
+        if target != message.status and move(
+            message, target, source=source, note=note, data=data, **fields
+        ):
+            moved += 1
+        elif source == Source.WEBHOOK:
+            record_unchanged(
+                message, source=source, data=data, note=f"{note} (kept {message.status})"
+            )
     return moved
 
 

@@ -61,7 +61,10 @@ _ALLOWED: dict[str, frozenset[str]] = {
         {Status.ACCEPTED, Status.FAILED, Status.UNKNOWN, Status.QUEUED}
         # QUEUED only when the gateway provably did not take the message (retry).
     ),
-    Status.ACCEPTED: frozenset({Status.DELIVERED, Status.UNDELIVERED, Status.EXPIRED}),
+    # CANCELED only when the gateway confirmed withdrawing a message it held for later.
+    Status.ACCEPTED: frozenset(
+        {Status.DELIVERED, Status.UNDELIVERED, Status.EXPIRED, Status.CANCELED}
+    ),
     # A report may resolve an ambiguous submission either way.
     Status.UNKNOWN: frozenset(
         {Status.ACCEPTED, Status.DELIVERED, Status.UNDELIVERED, Status.EXPIRED}

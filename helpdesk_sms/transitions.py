@@ -80,3 +80,15 @@ def record_creation(
         data=data or {},
         created_at=message.status_changed_at,
     )
+
+
+def record_unchanged(message: Message, *, source: str, note: str, data: dict[str, Any]) -> None:
+    """An event that changed nothing (a repeated or late report), kept for the record."""
+    MessageEvent.objects.create(
+        message=message,
+        from_status=message.status,
+        to_status=message.status,
+        source=source,
+        note=note,
+        data=data,
+    )

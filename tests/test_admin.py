@@ -74,6 +74,9 @@ def provider_form_data(provider: Provider, **changes: object) -> dict[str, objec
         "api_key": "",
         "password": "",
         "timezone": provider.timezone,
+        "default_region": provider.default_region,
+        "allowed_countries": provider.allowed_countries,
+        "callback_secrets": "",
         "default_sender": provider.default_sender_id or "",
         "options": "{}",
         "low_balance_threshold": "",
@@ -642,3 +645,26 @@ def test_provider_changelist_reads_balances_in_a_constant_number_of_queries(
         BalanceSnapshot.objects.create(provider=provider, account="main", amount=n)
 
     assert count_queries() == one
+
+
+def test_callback_secrets_are_write_only_and_kept_when_left_empty(admin_client, memory_provider):
+    memory_provider.callback_secrets = "cb-SECRET-one\ncb-SECRET-two"
+    memory_provider.save()
+    change = url("provider", "change", memory_provider.pk)
+
+    shown = page(admin_client.get(change))
+    admin_client.post(change, provider_form_data(memory_provider))
+
+    memory_provider.refresh_from_db()
+    assert "cb-SECRET" not in shown
+    assert memory_provider.callback_secret_list() == ["cb-SECRET-one", "cb-SECRET-two"]
+
+
+def test_the_callback_url_is_shown_with_a_placeholder_for_the_secret(admin_client, memory_provider):
+    memory_provider.callback_secrets = "cb-SECRET-one"
+    memory_provider.save()
+
+    shown = page(admin_client.get(url("provider", "change", memory_provider.pk)))
+
+    assert f"/sms/callback/{memory_provider.pk}/&lt;callback secret&gt;/" in shown
+    assert "cb-SECRET-one" not in shown

@@ -213,3 +213,44 @@ def test_cancel_stops_a_scheduled_message(memory_provider):
     message.refresh_from_db()
     assert message.status == Status.CANCELED
     assert MemoryGateway.outbox == []
+
+
+def schedule_at_gateway(provider) -> Message:
+    provider.options = {"scheduling": "gateway"}
+    provider.save()
+    [message] = send_sms(NUMBER, "Later", send_at=timezone.now() + timedelta(hours=2))
+    outbox.dispatch()
+    message.refresh_from_db()
+    assert message.status == Status.ACCEPTED
+    return message
+
+
+def test_cancel_withdraws_a_message_the_gateway_holds_for_later(memory_provider):
+    message = schedule_at_gateway(memory_provider)
+
+    assert outbox.cancel(message)
+
+    message.refresh_from_db()
+    assert message.status == Status.CANCELED
+    assert [ref.provider_message_id for ref in MemoryGateway.canceled] == [
+        message.provider_message_id
+    ]
+
+
+def test_a_gateway_refusing_to_cancel_leaves_the_message_accepted(memory_provider):
+    message = schedule_at_gateway(memory_provider)
+    MemoryGateway.fail_next.append(GatewayError(ErrorCategory.INVALID_REQUEST, "already sent"))
+
+    with pytest.raises(GatewayError, match="already sent"):
+        outbox.cancel(message)
+
+    message.refresh_from_db()
+    assert message.status == Status.ACCEPTED
+
+
+def test_an_accepted_message_due_now_cannot_be_canceled(memory_provider):
+    [message] = send_sms(NUMBER, "Now")
+    outbox.dispatch()
+
+    assert not outbox.cancel(Message.objects.get(pk=message.pk))
+    assert MemoryGateway.canceled == []

@@ -8,17 +8,24 @@ from __future__ import annotations
 
 import itertools
 from decimal import Decimal
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from .base import (
     Balance,
     Batch,
     Capability,
+    DeliveryReport,
+    DeliveryStatus,
+    ErrorCategory,
     Gateway,
     GatewayError,
     RecipientResult,
+    ReportRef,
     SendOutcome,
 )
+
+if TYPE_CHECKING:  # pragma: no cover
+    from django.http import HttpRequest
 
 _ids = itertools.count(1)
 
@@ -34,6 +41,8 @@ class MemoryGateway(Gateway):
             Capability.SCHEDULE,
             Capability.GROUP,
             Capability.BALANCE,
+            Capability.DLR_PUSH,
+            Capability.CANCEL,
         }
     )
     max_numbers_per_request = 50
@@ -46,6 +55,8 @@ class MemoryGateway(Gateway):
     outbox: ClassVar[list[Batch]] = []
     #: Errors raised by the next sends, first in first out.
     fail_next: ClassVar[list[GatewayError]] = []
+    #: Refs withdrawn through cancel(), in order.
+    canceled: ClassVar[list[ReportRef]] = []
     #: What balance() answers.
     balances: ClassVar[dict[str, Decimal]] = {"main": Decimal("1000")}
 
@@ -64,12 +75,31 @@ class MemoryGateway(Gateway):
             request={"numbers": [r.number for r in batch.recipients], "text": batch.text},
         )
 
+    def cancel(self, ref: ReportRef) -> None:
+        if self.fail_next:
+            raise self.fail_next.pop(0)
+        self.canceled.append(ref)
+
     def balance(self) -> list[Balance]:
         return [Balance(account, amount) for account, amount in self.balances.items()]
+
+    def parse_callback(self, request: HttpRequest) -> list[DeliveryReport]:
+        """A minimal push format for tests: ``id`` and ``status`` (delivered, undelivered…)."""
+        data = request.POST if request.method == "POST" else request.GET
+        try:
+            status = DeliveryStatus(data.get("status", ""))
+        except ValueError:
+            raise GatewayError(
+                ErrorCategory.INVALID_REQUEST, f"unknown status {data.get('status')!r}"
+            ) from None
+        if not data.get("id"):
+            raise GatewayError(ErrorCategory.INVALID_REQUEST, "the report has no id")
+        return [DeliveryReport(data["id"], status, raw=dict(data.items()))]
 
     @classmethod
     def reset(cls) -> None:
         cls.outbox.clear()
         cls.fail_next.clear()
+        cls.canceled.clear()
         cls.balances.clear()
         cls.balances["main"] = Decimal("1000")
