@@ -7,7 +7,7 @@ from datetime import datetime
 
 from django.db import IntegrityError, transaction
 
-from .compose import compose
+from .compose import apply_smart_replace, compose
 from .exceptions import InvalidRecipient, SmsInputError
 from .kick import dispatch_on_commit
 from .models import Message, Provider, RecipientGroup, SenderID
@@ -24,6 +24,7 @@ def send_sms(
     flash: bool = False,
     group: RecipientGroup | str | None = None,
     idempotency_key: str | None = None,
+    smart_replace: bool | None = None,
 ) -> list[Message]:
     """Queue ``text`` to ``to`` (one number or several) or to a recipient ``group``.
 
@@ -31,7 +32,10 @@ def send_sms(
     :class:`~helpdesk_sms.exceptions.SmsInputError` subclass naming the field and the rule
     when any input is invalid, and then writes nothing. With ``idempotency_key``, a second
     call with the same key returns the first call's message instead of sending again.
+    ``smart_replace`` swaps typographic characters for GSM look-alikes (default: the
+    ``SMART_REPLACE`` setting); what it changed is noted on each message's first event.
     """
+    text, replaced_note = apply_smart_replace(text, smart_replace)
     numbers = [to] if isinstance(to, str) else list(to or [])
     drafts: list[Message] = []
     if group is not None:
@@ -69,7 +73,8 @@ def send_sms(
         with transaction.atomic():
             for draft in drafts:
                 draft.save()
-                record_creation(draft, note="queued through send_sms")
+                note = "; ".join(filter(None, ["queued through send_sms", replaced_note]))
+                record_creation(draft, note=note)
     except IntegrityError:
         if idempotency_key:  # a concurrent call with the same key won
             return list(Message.objects.filter(idempotency_key=idempotency_key))

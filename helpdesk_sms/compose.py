@@ -13,6 +13,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from . import conf
 from . import text as sms_text
 from .exceptions import (
     EmptyText,
@@ -25,7 +26,7 @@ from .exceptions import (
 )
 from .gateways.base import Capability
 from .models import Message, Provider, RecipientGroup, SenderID
-from .phones import PhoneNumberError, normalize
+from .phones import PhoneNumberError, check_allowed, normalize
 from .states import Status
 
 #: A send_at this far in the past still counts as "now" (clock skew, slow forms).
@@ -110,6 +111,23 @@ def check_text(route: Route, body: str) -> sms_text.TextInfo:
     return info
 
 
+def apply_smart_replace(body: str, enabled: bool | None) -> tuple[str, str]:
+    """The body with typographic characters replaced when enabled (None: the site setting).
+
+    Returns the text and a note saying what changed ("" when nothing did), for the message's
+    first event: the operator should know the text sent is not quite the text written.
+    """
+    if enabled is None:
+        enabled = bool(conf.get("SMART_REPLACE"))
+    if not enabled:
+        return body, ""
+    replaced, changes = sms_text.smart_replace(body)
+    if not changes:
+        return body, ""
+    pairs = ", ".join(f"{old!r} -> {new!r}" for old, new in changes)
+    return replaced, f"typographic characters replaced to stay GSM-7: {pairs}"
+
+
 def check_schedule(route: Route, send_at: datetime | None, now: datetime) -> None:
     if send_at is None:
         return
@@ -151,6 +169,12 @@ def compose(
     if flash and not route.supports(Capability.FLASH):
         raise UnsupportedFeature(f"{label} cannot send flash messages.", field="flash")
     check_schedule(route, send_at, now)
+    wants_gateway = (chosen.options or {}).get("scheduling") == "gateway"
+    if send_at is not None and wants_gateway and not route.supports(Capability.SCHEDULE):
+        raise UnsupportedFeature(
+            f"{label} cannot schedule messages; set the provider's option scheduling to 'local'.",
+            field="send_at",
+        )
     if group is not None:
         if not (group.provider_id == chosen.pk and group.provider_group_id):
             raise InvalidRecipient(
@@ -161,7 +185,8 @@ def compose(
         recipient = ""
     else:
         try:
-            recipient = normalize(to or "")
+            recipient = normalize(to or "", chosen.default_region or None)
+            check_allowed(recipient, chosen.allowed_country_list(), provider_name=chosen.name)
         except PhoneNumberError as exc:
             raise InvalidRecipient(str(exc)) from None
     later = send_at is not None and send_at > now

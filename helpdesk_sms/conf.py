@@ -22,6 +22,9 @@ DEFAULTS: dict[str, Any] = {
     # "celery": kick the dispatch task when a message is committed; "none": leave it to the
     # periodic sweep or to ``manage.py sms_dispatch`` run from cron.
     "DISPATCH": "celery",
+    # Replace typographic quotes, dashes, ellipses and odd spaces with GSM look-alikes in every
+    # message (templates can also switch it on one by one), so they do not force Unicode.
+    "SMART_REPLACE": False,
     # How many due messages one dispatch pass claims at a time.
     "BATCH_SIZE": 100,
     # Seconds to wait for a gateway to accept the connection, and then for its answer.

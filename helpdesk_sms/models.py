@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .gateways import registry
+from .gateways.base import Capability
 from .states import Source, Status
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -45,6 +46,14 @@ def _validate_timezone(value: str) -> None:
             _("%(value)s is not a known time zone (use a name like Asia/Kolkata)."),
             params={"value": value},
         ) from None
+
+
+#: Options the outbox reads for every gateway (adapters document their own in option_help).
+OUTBOX_OPTIONS: dict[str, str] = {
+    "scheduling": "'local' (default): the app holds scheduled messages until due; "
+    "'gateway': hand them to the gateway's own scheduler at once",
+    "max_numbers": "at most this many numbers in one gateway request",
+}
 
 
 class ProviderQuerySet(models.QuerySet):
@@ -192,8 +201,9 @@ class Provider(models.Model):
             raise ValidationError({"gateway": str(exc)}) from None
         if not isinstance(self.options, dict):
             raise ValidationError({"options": _("Gateway options must be a JSON object.")})
-        unknown = sorted(set(self.options) - set(cls.option_help))
-        if unknown and cls.option_help is not None:
+        known = set(cls.option_help) | set(OUTBOX_OPTIONS)
+        unknown = sorted(set(self.options) - known)
+        if unknown:
             raise ValidationError(
                 {
                     "options": _(
@@ -202,9 +212,36 @@ class Provider(models.Model):
                     % {
                         "gateway": cls.verbose_name or cls.name,
                         "keys": ", ".join(unknown),
-                        "known": ", ".join(sorted(cls.option_help)) or "none",
+                        "known": ", ".join(sorted(known)),
                     }
                 }
+            )
+        scheduling = self.options.get("scheduling", "local")
+        if scheduling not in ("local", "gateway"):
+            raise ValidationError({"options": _("scheduling must be 'local' or 'gateway'.")})
+        if scheduling == "gateway" and Capability.SCHEDULE not in cls.capabilities:
+            raise ValidationError(
+                {
+                    "options": _(
+                        "%(gateway)s cannot schedule messages: use scheduling 'local' "
+                        "(the app holds them until they are due)."
+                    )
+                    % {"gateway": cls.verbose_name or cls.name}
+                }
+            )
+        for region in self.allowed_country_list():
+            if len(region) != 2 or not region.isalpha():
+                raise ValidationError(
+                    {
+                        "allowed_countries": _("%(value)s is not a two-letter region code.")
+                        % {"value": region}
+                    }
+                )
+        if self.default_region and (
+            len(self.default_region) != 2 or not self.default_region.isalpha()
+        ):
+            raise ValidationError(
+                {"default_region": _("Use a two-letter region code such as IN, NG, AZ or NL.")}
             )
         if self.default_sender_id and self.default_sender.provider_id != self.pk:
             raise ValidationError(

@@ -18,7 +18,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from . import conf
-from .compose import compose
+from .compose import apply_smart_replace, compose
 from .exceptions import InvalidRecipient, SmsInputError
 from .kick import dispatch_on_commit
 from .models import Audience, Event, Message, NotificationTemplate
@@ -172,6 +172,7 @@ def _build(
         body = render(template.body, template_context)
     except TemplateRenderError as exc:
         return _unsent(Status.FAILED, "template", str(exc), target, fields, now), "not sent"
+    body, replaced_note = apply_smart_replace(body, template.smart_replace or None)
     if target.group is None and not target.phone:
         return _unsent(
             Status.SUPPRESSED,
@@ -200,7 +201,8 @@ def _build(
         return _unsent(
             Status.FAILED, "invalid_input", str(exc), target, fields, now, body=body
         ), "not sent"
-    return message, f"queued by template {template.name!r}"
+    note = f"queued by template {template.name!r}"
+    return message, "; ".join(filter(None, [note, replaced_note]))
 
 
 def _unsent(

@@ -140,3 +140,16 @@ def region_of(e164: str) -> str:
     number = _parse_e164(e164)
     region = phonenumbers.region_code_for_number(number)
     return region or phonenumbers.region_code_for_country_code(number.country_code)
+
+
+def check_allowed(e164: str, allowed: list[str], *, provider_name: str = "") -> None:
+    """Refuse a number outside the allowed destination countries (SMS-pumping protection)."""
+    if not allowed:
+        return
+    region = region_of(e164)
+    if region not in allowed:
+        whose = f" for provider {provider_name!r}" if provider_name else ""
+        raise PhoneNumberError(
+            f"{e164} is a number in {region}, which is not an allowed destination{whose} "
+            f"(allowed: {', '.join(allowed)})."
+        )

@@ -94,3 +94,73 @@ def test_send_sms_to_a_group_texts_each_active_member(memory_provider):
     messages = helpdesk_sms.send_sms(None, "Server down", group="On-call")
 
     assert sorted(m.recipient for m in messages) == ["+919812345601", "+919812345602"]
+
+
+def test_a_number_outside_the_providers_allowed_countries_is_refused(memory_provider):
+    memory_provider.allowed_countries = "NG, AZ"
+    memory_provider.save()
+
+    with pytest.raises(InvalidRecipient, match="IN, which is not an allowed destination"):
+        helpdesk_sms.send_sms("+919812345678", "Hello")
+
+    assert Message.objects.count() == 0
+
+
+def test_a_number_inside_the_allowed_countries_is_queued(memory_provider):
+    memory_provider.allowed_countries = "NG"
+    memory_provider.save()
+
+    [message] = helpdesk_sms.send_sms("+2348031234567", "Hello")
+
+    assert message.recipient == "+2348031234567"
+
+
+def test_the_providers_default_region_reads_national_numbers(memory_provider):
+    memory_provider.default_region = "NL"
+    memory_provider.save()
+
+    [message] = helpdesk_sms.send_sms("06 12345678", "Hallo")
+
+    assert message.recipient == "+31612345678"
+
+
+def test_smart_replace_keeps_a_pasted_quote_from_making_the_text_unicode(memory_provider):
+    [message] = helpdesk_sms.send_sms("+919812345678", "We’ll call you", smart_replace=True)
+
+    assert (message.body, message.encoding) == ("We'll call you", "gsm7")
+    assert "'’' -> \"'\"" in message.events.get().note
+
+
+def test_without_smart_replace_the_text_is_sent_as_written(memory_provider):
+    [message] = helpdesk_sms.send_sms("+919812345678", "We’ll call you")
+
+    assert (message.body, message.encoding) == ("We’ll call you", "ucs2")
+
+
+def test_the_site_setting_turns_smart_replace_on_everywhere(memory_provider, settings):
+    settings.HELPDESK_SMS = {**settings.HELPDESK_SMS, "SMART_REPLACE": True}
+
+    [message] = helpdesk_sms.send_sms("+919812345678", "Wait…")
+
+    assert message.body == "Wait..."
+
+
+def test_gateway_scheduling_on_a_gateway_that_cannot_schedule_is_refused(memory_provider):
+    from helpdesk_sms.exceptions import UnsupportedFeature
+    from helpdesk_sms.models import Provider, SenderID
+
+    console = Provider.objects.create(name="Console", gateway="console", priority=2)
+    Provider.objects.filter(pk=console.pk).update(options={"scheduling": "gateway"})
+    SenderID.objects.create(provider=console, value="HELPDK")
+
+    with pytest.raises(UnsupportedFeature) as error:
+        helpdesk_sms.send_sms(
+            "+919812345678",
+            "Later",
+            provider="Console",
+            sender="HELPDK",
+            send_at=timezone.now() + timedelta(hours=1),
+        )
+
+    assert error.value.field == "send_at"
+    assert "cannot schedule" in str(error.value)

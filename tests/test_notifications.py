@@ -211,3 +211,26 @@ def test_a_template_cannot_text_out_a_password(memory_provider, agent):
 
     message = Message.objects.get(audience="assignee")
     assert message.body == "Hi Asha []"
+
+
+def test_a_template_with_smart_replace_sends_gsm_look_alikes(memory_provider):
+    NotificationTemplate.objects.filter(event="ticket_created").update(
+        body="We’ve got it — ticket #{{ ticket.pk }}", smart_replace=True
+    )
+
+    ticket = make_ticket()
+
+    message = Message.objects.get()
+    assert message.body == f"We've got it - ticket #{ticket.pk}"
+    assert "typographic characters replaced" in message.events.get().note
+
+
+def test_a_customer_outside_the_allowed_countries_is_suppressed(memory_provider):
+    memory_provider.allowed_countries = "NG"
+    memory_provider.save()
+
+    make_ticket()
+
+    message = Message.objects.get()
+    assert message.status == Status.SUPPRESSED
+    assert "not an allowed destination" in message.error_text
