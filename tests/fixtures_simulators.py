@@ -29,10 +29,11 @@ def canlog_sim() -> Iterator[CanlogSimulator]:
 
 @pytest.fixture
 def canlog_provider(db, canlog_sim):
-    """A saved Provider talking to ``canlog_sim`` with the API key (Trans channel, route 15)."""
-    from helpdesk_sms.models import Provider
+    """A saved Provider talking to ``canlog_sim`` with the API key (Trans channel, route 15)
+    and the default sender ID HLPDSK."""
+    from helpdesk_sms.models import Provider, SenderID
 
-    return Provider.objects.create(
+    provider = Provider.objects.create(
         name="Canlog test",
         gateway="canlog",
         base_url=canlog_sim.url,
@@ -40,3 +41,6 @@ def canlog_provider(db, canlog_sim):
         options={"channel": "Trans", "route": "15"},
         timezone="Asia/Kolkata",
     )
+    provider.default_sender = SenderID.objects.create(provider=provider, value="HLPDSK")
+    provider.save()
+    return provider

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from helpdesk_sms import outbox, reports
 from helpdesk_sms.api import send_sms
-from helpdesk_sms.models import Message, MessageEvent, SenderID
+from helpdesk_sms.models import Message, MessageEvent
 from helpdesk_sms.simulators.canlog import CanlogSimulator
 from helpdesk_sms.states import Status
 from project.demo.models import Ticket
@@ -28,9 +28,6 @@ NUMBER = "+919812345678"
 
 @pytest.fixture
 def provider(canlog_provider):
-    sender = SenderID.objects.create(provider=canlog_provider, value="HLPDSK")
-    canlog_provider.default_sender = sender
-    canlog_provider.save()
     return canlog_provider
 
 
