@@ -84,7 +84,7 @@ def _targets(template: NotificationTemplate, ticket: Any, context: dict[str, Any
         phone = conf.resolver("CUSTOMER_PHONE_RESOLVER")(ticket)
         return [
             Target(
-                key=f"customer:{phone or '-'}",
+                key="customer",
                 phone=phone,
                 missing_reason="the ticket has no customer phone number",
             )

@@ -234,3 +234,12 @@ def test_a_customer_outside_the_allowed_countries_is_suppressed(memory_provider)
     message = Message.objects.get()
     assert message.status == Status.SUPPRESSED
     assert "not an allowed destination" in message.error_text
+
+
+def test_a_repeated_signal_after_the_phone_was_retyped_sends_nothing_twice(memory_provider):
+    ticket = make_ticket(customer_phone="098123 45678")
+    ticket.customer_phone = "+91 98123 45678"
+
+    signals.ticket_created.send(sender=Ticket, ticket=ticket)
+
+    assert Message.objects.count() == 1
