@@ -216,6 +216,9 @@ class Provider(models.Model):
                     }
                 }
             )
+        problems = cls(self).option_errors()
+        if problems:
+            raise ValidationError({"options": [p[0].upper() + p[1:] + "." for p in problems]})
         scheduling = self.options.get("scheduling", "local")
         if scheduling not in ("local", "gateway"):
             raise ValidationError({"options": _("scheduling must be 'local' or 'gateway'.")})

@@ -46,3 +46,11 @@ def test_an_unknown_time_zone_is_refused():
     errors = clean_errors(timezone="Mars/Olympus")
 
     assert "not a known time zone" in errors["timezone"][0]
+
+
+def test_an_invalid_option_value_is_refused_with_the_gateways_words():
+    errors = clean_errors(gateway="smsclone", options={"route": "scenic"})
+
+    assert errors["options"] == [
+        "Unknown smsclone route 'scenic'; use one of normal, dnd, dnd-fallback."
+    ]

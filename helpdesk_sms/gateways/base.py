@@ -226,6 +226,10 @@ class Gateway:
             )
         return problems
 
+    def option_errors(self) -> list[str]:
+        """Problems with the provider's option values, as sentences (checked on save)."""
+        return []
+
     def format_number(self, e164: str) -> str:
         """How this gateway wants a number written: by default country code, no ``+``."""
         return e164.lstrip("+")
