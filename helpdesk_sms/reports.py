@@ -96,7 +96,11 @@ def apply_reports(provider: Provider, reports: list[DeliveryReport], *, source: 
 def _find(provider: Provider, report: DeliveryReport) -> Message | None:
     messages = Message.objects.filter(provider=provider)
     if report.provider_message_id:
-        return messages.filter(provider_message_id=report.provider_message_id).first()
+        found = messages.filter(provider_message_id=report.provider_message_id).first()
+        if found is not None or report.ref is None:
+            return found
+    if report.ref is not None:
+        return messages.filter(pk=report.ref).first()
     if report.number:
         return (
             messages.filter(recipient=report.number, status__in=AWAITING_REPORT)

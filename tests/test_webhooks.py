@@ -143,3 +143,25 @@ def test_check_is_quiet_when_the_secret_is_set(provider):
     from helpdesk_sms.conf import check_callback_secrets
 
     assert check_callback_secrets() == []
+
+
+def test_a_report_naming_our_reference_finds_the_message_without_a_known_id(provider, accepted):
+    from helpdesk_sms.gateways.base import DeliveryReport, DeliveryStatus
+    from helpdesk_sms.reports import apply_reports
+
+    report = DeliveryReport("an-id-we-never-saw", DeliveryStatus.DELIVERED, ref=accepted.pk)
+
+    assert apply_reports(provider, [report], source="webhook") == 1
+    accepted.refresh_from_db()
+    assert accepted.status == Status.DELIVERED
+
+
+def test_a_reference_to_another_providers_message_is_ignored(provider, accepted):
+    from helpdesk_sms.gateways.base import DeliveryReport, DeliveryStatus
+    from helpdesk_sms.models import Provider
+    from helpdesk_sms.reports import apply_reports
+
+    other = Provider.objects.create(name="Other", gateway="memory")
+    report = DeliveryReport("x", DeliveryStatus.DELIVERED, ref=accepted.pk)
+
+    assert apply_reports(other, [report], source="webhook") == 0

@@ -151,6 +151,8 @@ class DeliveryReport:
     raw: Any = None
     #: Set by gateways whose reports carry the number rather than (or beside) our id.
     number: str = ""
+    #: Our own message reference, where the gateway echoes it (1601SMS's referentie).
+    ref: int | None = None
 
 
 @dataclass
