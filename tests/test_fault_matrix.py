@@ -29,7 +29,7 @@ NUMBERS = {
     "smsclone": "+2348031234567",
 }
 #: The gateways the matrix runs against (each has ``<name>_sim`` and ``<name>_provider``).
-GATEWAYS = ["canlog", "sms1601", "smsclone", "unified"]
+GATEWAYS = ["atl", "canlog", "sms1601", "smsclone", "unified"]
 
 #: fault -> (simulator faults, the state the message must end in)
 FAULTS = {
