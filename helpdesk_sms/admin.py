@@ -27,8 +27,9 @@ from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from . import api, balances, outbox
+from . import api, balances, conf, outbox
 from . import text as sms_text
+from .compose import Route, apply_smart_replace, check_text
 from .exceptions import SmsInputError
 from .forms import (
     ProviderAdminForm,
@@ -205,7 +206,6 @@ class ProviderAdmin(admin.ModelAdmin):
             )
         return format_html_join("", "<div>{}: {} {}{}</div>", rows)
 
-    @admin.display(description=_("gateway capabilities and options"))
     @admin.display(description=_("callback URL"))
     def callback_url(self, obj: Provider | None) -> str:
         """Where the gateway should push reports; the secret is shown only as a placeholder."""
@@ -222,6 +222,7 @@ class ProviderAdmin(admin.ModelAdmin):
             _("Give the gateway this URL with one of the callback secrets in place."),
         )
 
+    @admin.display(description=_("gateway capabilities and options"))
     def gateway_info(self, obj: Provider | None) -> SafeString:
         if obj is None or not obj.pk:
             return format_html_join(
@@ -315,13 +316,11 @@ class ProviderAdmin(admin.ModelAdmin):
             for provider in providers:
                 try:
                     queued = api.send_sms(
-                        data["to"], data["text"], provider=provider, sender=data["sender"] or None
+                        data["to"], data["text"], provider=provider, **form.send_kwargs()
                     )
                 except SmsInputError as exc:
                     failed = True
-                    target = exc.field if exc.field in form.fields else None
-                    text = str(exc) if len(providers) == 1 else f"{provider}: {exc}"
-                    form.add_error(target, text)
+                    form.add_input_error(exc, prefix="" if len(providers) == 1 else f"{provider}: ")
                 else:
                     sent.append((provider, queued))
             if failed:
@@ -329,16 +328,16 @@ class ProviderAdmin(admin.ModelAdmin):
                 return False
         for provider, queued in sent:
             ids = ", ".join(f"#{m.pk}" for m in queued)
-            self.message_user(
-                request,
-                ngettext(
-                    "%(provider)s: test SMS queued as message %(ids)s.",
-                    "%(provider)s: test SMS queued as messages %(ids)s.",
-                    len(queued),
-                )
-                % {"provider": provider, "ids": ids},
-                messages.SUCCESS,
-            )
+            text = ngettext(
+                "%(provider)s: test SMS queued as message %(ids)s.",
+                "%(provider)s: test SMS queued as messages %(ids)s.",
+                len(queued),
+            ) % {"provider": provider, "ids": ids}
+            if data.get("send_at"):
+                text += " " + _("It goes out at %(when)s.") % {
+                    "when": timezone.localtime(data["send_at"]).strftime("%Y-%m-%d %H:%M %Z")
+                }
+            self.message_user(request, text, messages.SUCCESS)
         return True
 
 
@@ -458,8 +457,104 @@ def sample_context(template: NotificationTemplate) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class GatewayVerdict:
+    """Whether one gateway would take a text: ``problem`` is empty when it would."""
+
+    name: str
+    label: str
+    problem: str = ""
+
+
+def text_verdict(gateway: str, body: str) -> str:
+    """Why ``gateway`` would refuse ``body``, or "" when it would take it.
+
+    Asks ``compose.check_text`` (through an unsaved provider) rather than repeating its
+    rules, so the preview can never promise what sending then refuses.
+    """
+    try:
+        check_text(Route(Provider(gateway=gateway), sender=""), body)
+    except SmsInputError as exc:
+        return str(exc)
+    return ""
+
+
+def gateway_verdicts(body: str) -> list[GatewayVerdict]:
+    """The verdict of every registered gateway whose adapter loads, in registry order.
+
+    An adapter that does not import (being written, or broken) is left out: a preview
+    must not fail for a gateway the template may never use.
+    """
+    verdicts = []
+    for name, label in registry.choices():
+        try:
+            registry.gateway_class(name)
+        except Exception as exc:  # SyntaxError, NameError… as well as ImportError
+            logger.debug("helpdesk_sms: preview skips gateway %s: %s", name, exc)
+            continue
+        verdicts.append(GatewayVerdict(name, label, text_verdict(name, body)))
+    return verdicts
+
+
+def _pairs(changes: list[tuple[str, str]]) -> str:
+    return ", ".join(f"{old!r} -> {new!r}" for old, new in changes)
+
+
+def smart_replace_hint(text: str, info: sms_text.TextInfo) -> str:
+    """What smart replacement would change, when only typographic characters cost the parts.
+
+    "" when the text is GSM-7 already or other characters keep it Unicode anyway: then
+    replacing would change the text and save nothing.
+    """
+    if not info.is_unicode:
+        return ""
+    replaced, changes = sms_text.smart_replace(text)
+    after = sms_text.analyze(replaced)
+    if not changes or after.is_unicode:
+        return ""
+    if after.parts < info.parts:
+        saving = ngettext(
+            "%(after)d part instead of %(before)d",
+            "%(after)d parts instead of %(before)d",
+            after.parts,
+        ) % {"after": after.parts, "before": info.parts}
+    else:
+        saving = _(
+            "still %(parts)s, with room for %(gsm)d characters a part instead of %(ucs)d"
+        ) % {
+            "parts": ngettext("%(n)d part", "%(n)d parts", after.parts) % {"n": after.parts},
+            "gsm": after.per_part_limit,
+            "ucs": info.per_part_limit,
+        }
+    return _(
+        "Only typographic characters make this text Unicode. With \u201creplace typographic "
+        "characters\u201d ticked, %(pairs)s would be replaced and the text sent as GSM-7: "
+        "%(saving)s."
+    ) % {"pairs": _pairs(changes), "saving": saving}
+
+
+def _verdict_table(verdicts: list[GatewayVerdict]) -> SafeString:
+    rows = format_html_join(
+        "",
+        '<tr><td>{}</td><td class="{}">{}</td></tr>',
+        ((v.label, "refused" if v.problem else "ok", v.problem or _("OK")) for v in verdicts),
+    )
+    return format_html(
+        '<table class="gateway-verdicts"><caption>{}</caption>'
+        "<thead><tr><th>{}</th><th>{}</th></tr></thead><tbody>{}</tbody></table>",
+        _("Would each gateway take this text?"),
+        _("gateway"),
+        _("verdict"),
+        rows,
+    )
+
+
 def preview_html(template: NotificationTemplate) -> SafeString:
-    """The body rendered with sample data, its encoding and parts, or why it fails."""
+    """The text as it would be sent (sample data), its encoding, parts and per-gateway verdict.
+
+    Smart replacement is applied exactly as notifications apply it (the template's setting,
+    else the site's), so what is shown is what would be sent and billed.
+    """
     try:
         rendered = render(template.body or "", sample_context(template))
     except TemplateRenderError as exc:
@@ -472,33 +567,37 @@ def preview_html(template: NotificationTemplate) -> SafeString:
         )
     if not rendered:
         return format_html("<p>{}</p>", _("The rendered text is empty: nothing would be sent."))
-    info = sms_text.analyze(rendered)
+    text, replaced_note = apply_smart_replace(rendered, template.smart_replace or None)
+    info = sms_text.analyze(text)
     unicode = info.encoding == sms_text.UCS2
     lines = [
         (_("Encoding"), _("Unicode (UCS-2)") if unicode else _("GSM-7")),
         (_("Size"), f"{info.units} " + (_("UCS-2 units") if unicode else _("septets"))),
         (_("SMS parts"), info.parts),
     ]
-    notes = []
+    notes = [replaced_note[:1].upper() + replaced_note[1:] + "." if replaced_note else ""]
     if unicode:
         notes.append(info.explain())
+    if not (template.smart_replace or conf.get("SMART_REPLACE")):
+        notes.append(smart_replace_hint(text, info))
     provider = template.provider if template.provider_id else None
     if provider is not None:
         try:
-            max_parts = provider.gateway_class().max_parts
-        except (KeyError, ImportError):
-            max_parts = None
-        if max_parts and info.parts > max_parts:
+            problem = text_verdict(provider.gateway, text)
+        except Exception:  # the provider's own page reports a gateway that does not load
+            problem = ""
+        if problem:
             notes.append(
-                _("%(provider)s allows at most %(max)s parts: this text would be refused.")
-                % {"provider": provider, "max": max_parts}
+                _("This template's provider %(provider)s would refuse it: %(problem)s")
+                % {"provider": provider, "problem": problem}
             )
     return format_html(
-        '<pre style="white-space: pre-wrap; margin: 0 0 .5em">{}</pre><p>{}</p>{}'
+        '<pre style="white-space: pre-wrap; margin: 0 0 .5em">{}</pre><p>{}</p>{}{}'
         '<p class="help">{}</p>',
-        rendered,
+        text,
         format_html_join(" · ", "{}: {}", lines),
         format_html_join("", '<p class="warning">{}</p>', ((n,) for n in notes if n)),
+        _verdict_table(gateway_verdicts(text)),
         _(
             'Sample ticket #123 "Printer on floor 3 is jammed" for Priya Sharma, assigned to '
             'Asha Rao, task "Replace toner". Real values vary in length.'
@@ -516,7 +615,10 @@ class NotificationTemplateAdmin(admin.ModelAdmin):
     actions = ["activate", "deactivate"]
     fieldsets = (
         (None, {"fields": ("name", "event", "audience", "group", "is_active")}),
-        (_("Text"), {"fields": ("body", "preview", "registered_template_id")}),
+        (
+            _("Text"),
+            {"fields": ("body", "smart_replace", "preview", "registered_template_id")},
+        ),
         (_("Sending"), {"fields": ("provider", "sender")}),
         (_("History"), {"fields": ("created_at", "updated_at"), "classes": ("collapse",)}),
     )

@@ -100,8 +100,14 @@ def check_text(route: Route, body: str) -> sms_text.TextInfo:
     gateway = route.gateway_class
     label = gateway.verbose_name or gateway.name
     if info.is_unicode and not route.supports(Capability.UNICODE):
+        index, char = info.unicode_chars[0]
+        others = len(info.unicode_chars) - 1
+        more = f" (and {others} more)" if others else ""
         raise UnsupportedFeature(
-            f"{label} cannot send Unicode text; {info.explain()}", field="text"
+            f"{label} cannot send Unicode text; the {sms_text.describe(char)} at position "
+            f"{index + 1}{more} is not in the GSM-7 alphabet: replace it, or turn on smart "
+            "replacement.",
+            field="text",
         )
     if gateway.max_parts and info.parts > gateway.max_parts:
         raise TextTooLong(

@@ -6,13 +6,16 @@ stored value, an explicit checkbox erases it) are in one small place that is eas
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django import forms
 from django.db import models
 from django.forms.models import BaseInlineFormSet
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from .exceptions import SmsInputError
 from .models import Provider, SenderID
 
 #: Write-only credential fields of Provider and the checkbox that erases each.
@@ -184,8 +187,38 @@ class SenderIDInlineForm(forms.ModelForm):
         return cleaned
 
 
+class SiteTimeDateTimeField(forms.DateTimeField):
+    """A date and time; one written without an offset is read in ``settings.TIME_ZONE``.
+
+    Not in the browser's or an activated zone: ``sms_send --at`` reads naive times the same
+    way, so the same text means the same instant from the shell and from the admin.
+    """
+
+    def to_python(self, value: Any) -> datetime | None:
+        with timezone.override(timezone.get_default_timezone()):
+            return super().to_python(value)
+
+
+#: ``SmsInputError.field`` -> the TestSmsForm field that shows it; None (and any field not
+#: listed) is a non-field error: the provider and the group are not chosen on this form.
+INPUT_ERROR_FIELDS: dict[str, str | None] = {
+    "to": "to",
+    "text": "text",
+    "sender": "sender",
+    "send_at": "send_at",
+    "flash": "flash",
+    "provider": None,
+    "group": None,
+    "__all__": None,
+}
+
+
 class TestSmsForm(forms.Form):
-    """What the operator types on the "Send a test SMS" page."""
+    """What the operator types on the "Send a test SMS" page.
+
+    Only the form's own checks live here (a number, a text, a well-formed time); every SMS
+    rule is ``api.send_sms``'s, whose errors :meth:`add_input_error` puts on the right field.
+    """
 
     to = forms.CharField(
         label=_("phone number"),
@@ -195,6 +228,9 @@ class TestSmsForm(forms.Form):
     text = forms.CharField(
         label=_("text"),
         initial=_("Test message from Helpdesk SMS."),
+        # Not stripped: what is typed is what is sent and billed, and a blank text gets the
+        # API's verdict, as on the command line.
+        strip=False,
         widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
         help_text=_("Exactly what is sent; the provider bills every part."),
     )
@@ -204,3 +240,35 @@ class TestSmsForm(forms.Form):
         max_length=32,
         help_text=_("Empty for each provider's default sender ID."),
     )
+    send_at = SiteTimeDateTimeField(
+        label=_("send at"),
+        required=False,
+        widget=forms.DateTimeInput(attrs={"placeholder": "YYYY-MM-DD HH:MM", "size": 25}),
+    )
+    flash = forms.BooleanField(
+        label=_("flash SMS"),
+        required=False,
+        help_text=_(
+            "Shown on the screen at once and usually not stored; not every gateway sends it."
+        ),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["send_at"].help_text = _(
+            "Empty to send now. Without an offset the time is read in %(zone)s, e.g. "
+            "2030-03-01 09:30; with one, e.g. 2030-03-01T09:30+05:30."
+        ) % {"zone": timezone.get_default_timezone_name()}
+
+    def send_kwargs(self) -> dict[str, Any]:
+        """The cleaned input as keyword arguments of ``api.send_sms`` (after the number)."""
+        data = self.cleaned_data
+        return {
+            "sender": data["sender"] or None,
+            "send_at": data.get("send_at"),
+            "flash": bool(data.get("flash")),
+        }
+
+    def add_input_error(self, error: SmsInputError, *, prefix: str = "") -> None:
+        """Show an API input error on the field it names, else above the form."""
+        self.add_error(INPUT_ERROR_FIELDS.get(error.field), prefix + error.message)

@@ -72,7 +72,7 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
-def _describe(char: str) -> str:
+def describe(char: str) -> str:
     """A character as a human can see it: invisible ones by code point and name."""
     if unicodedata.category(char)[0] in "CZ":
         name = unicodedata.name(char, "")
@@ -118,11 +118,11 @@ class TextInfo:
         others = len(self.unicode_chars) - 1
         if others:
             subject = (
-                f"The {_describe(char)} at position {index + 1} and "
+                f"The {describe(char)} at position {index + 1} and "
                 f"{_plural(others, 'other character')} make"
             )
         else:
-            subject = f"The {_describe(char)} at position {index + 1} makes"
+            subject = f"The {describe(char)} at position {index + 1} makes"
         gsm_parts = _gsm_equivalent_parts(self.text)
         if gsm_parts == self.parts:
             return (
