@@ -42,6 +42,15 @@ class Command(SmsCommand):
             help="Seconds before a sent message is reported delivered.",
         )
         parser.add_argument(
+            "--user", help="The login the simulator accepts (where the gateway has one)."
+        )
+        parser.add_argument(
+            "--callback-url-env",
+            metavar="VAR",
+            help="Push delivery reports to the URL held in this environment variable (it "
+            "carries the callback secret, so it is kept off the command line).",
+        )
+        parser.add_argument(
             "--api-key-env",
             metavar="VAR",
             help="Accept the API key held in this environment variable (kept off the "
@@ -71,6 +80,15 @@ class Command(SmsCommand):
         sim_options: dict[str, Any] = {"verbose": int(options["verbosity"]) >= 2}
         if delay is not None:
             sim_options["delivery_delay"] = delay
+        if options["user"]:
+            sim_options["user"] = options["user"]
+        if options["callback_url_env"]:
+            url = os.environ.get(options["callback_url_env"], "")
+            if not url:
+                raise usage_error(
+                    "--callback-url-env", f"${options['callback_url_env']} is empty or unset"
+                )
+            sim_options["callback_url"] = url
         if options["api_key_env"]:
             key = os.environ.get(options["api_key_env"], "")
             if not key:
@@ -78,8 +96,8 @@ class Command(SmsCommand):
             sim_options["api_key"] = key
         try:
             simulators = [(name, get_simulator(name, **sim_options)) for name in names]
-        except TypeError as exc:  # a simulator without a delivery delay
-            raise usage_error("--delivery-delay", f"not supported here: {exc}") from None
+        except TypeError as exc:  # a simulator without one of the options given
+            raise usage_error("GATEWAY", f"an option given is not supported here: {exc}") from None
 
         host: str = options["host"]
         running: list[Any] = []

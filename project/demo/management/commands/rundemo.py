@@ -1,6 +1,9 @@
-"""Run the whole demo: gateway simulators, a Celery worker with beat, and the web site.
+"""Run the whole demo: five gateway simulators, a Celery worker with beat, and the web site.
 
-Everything started here is stopped on Ctrl-C. Prints the admin login it creates.
+Everything started here is stopped on Ctrl-C. Fixtures hold no secrets: each run makes
+fresh ones (the admin password, the simulators' credentials, the callback secrets), stores
+them on the demo providers and hands them to the simulators through environment variables,
+which keeps them off the command line.
 """
 
 from __future__ import annotations
@@ -11,17 +14,31 @@ import signal
 import subprocess
 import sys
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
+from django.urls import reverse
 
+from helpdesk_sms.gateways.base import Capability
 from helpdesk_sms.models import Provider
 
-#: (simulator name, port) — the fixtures point providers at these.
-SIMULATORS = [("canlog", 9001)]
-#: How the generated simulator API key reaches the simulator process.
-API_KEY_ENV = "HELPDESK_SMS_DEMO_API_KEY"
+
+class DemoGateway(NamedTuple):
+    gateway: str
+    port: int
+
+
+#: The simulators the demo runs; fixtures/demo.json points one provider at each.
+DEMO_GATEWAYS = [
+    DemoGateway("canlog", 9001),
+    DemoGateway("unified", 9002),
+    DemoGateway("atl", 9003),
+    DemoGateway("sms1601", 9004),
+    DemoGateway("smsclone", 9005),
+]
+SECRET_ENV = "HELPDESK_SMS_DEMO_SECRET"
+CALLBACK_ENV = "HELPDESK_SMS_DEMO_CALLBACK_URL"
 
 
 class Command(BaseCommand):
@@ -35,23 +52,16 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         password = self._admin_password()
-        api_key = self._simulator_api_key()
         python = sys.executable
-        names = [name for name, _ in SIMULATORS]
-        commands = {
-            "simulators": [
-                python,
-                "manage.py",
-                "sms_simulate",
-                *names,
-                "--port",
-                str(SIMULATORS[0][1]),
-                "--delivery-delay",
-                options["delivery_delay"],
-                "--api-key-env",
-                API_KEY_ENV,
-            ],
-            "celery": [
+        commands: dict[str, tuple[list[str], dict[str, str]]] = {}
+        for demo in DEMO_GATEWAYS:
+            provider = self._provider(demo)
+            if provider is None:
+                self.stderr.write(f"No demo provider for {demo.gateway} on port {demo.port}.")
+                continue
+            commands[demo.gateway] = self._simulator(python, demo, provider, options)
+        commands["celery"] = (
+            [
                 python,
                 "-m",
                 "celery",
@@ -64,18 +74,64 @@ class Command(BaseCommand):
                 "--loglevel",
                 "INFO",
             ],
-            "web": [python, "manage.py", "runserver", options["addr"], "--noreload"],
-        }
+            {},
+        )
+        commands["web"] = ([python, "manage.py", "runserver", options["addr"], "--noreload"], {})
+        self._run(commands, options["addr"], password)
+
+    def _provider(self, demo: DemoGateway) -> Provider | None:
+        address = f"http://127.0.0.1:{demo.port}"
+        for provider in Provider.objects.filter(gateway=demo.gateway):
+            if provider.base_url.rstrip("/").startswith(address):
+                return provider
+        return None
+
+    def _simulator(
+        self, python: str, demo: DemoGateway, provider: Provider, options: dict[str, Any]
+    ) -> tuple[list[str], dict[str, str]]:
+        """The command and environment of one simulator, sharing fresh secrets with its provider."""
+        secret = secrets.token_urlsafe(16)
+        env = {SECRET_ENV: secret}
+        command = [
+            python,
+            "manage.py",
+            "sms_simulate",
+            demo.gateway,
+            "--port",
+            str(demo.port),
+            "--delivery-delay",
+            options["delivery_delay"],
+            "--api-key-env",
+            SECRET_ENV,
+        ]
+        if provider.api_key or not provider.username:
+            provider.api_key = secret
+        else:
+            provider.password = secret
+            command += ["--user", provider.username]
+        if provider.gateway_class().has(Capability.DLR_PUSH):
+            callback_secret = secrets.token_urlsafe(16)
+            provider.callback_secrets = callback_secret
+            path = reverse(
+                "helpdesk_sms:callback",
+                kwargs={"provider_id": provider.pk, "secret": callback_secret},
+            )
+            env[CALLBACK_ENV] = f"http://{options['addr']}{path}"
+            command += ["--callback-url-env", CALLBACK_ENV]
+        provider.save(update_fields=["api_key", "password", "callback_secrets"])
+        return command, env
+
+    def _run(
+        self, commands: dict[str, tuple[list[str], dict[str, str]]], addr: str, password: str
+    ) -> None:
         processes: dict[str, subprocess.Popen] = {}
         try:
-            for label, command in commands.items():
-                env = {**os.environ, API_KEY_ENV: api_key}
-                processes[label] = subprocess.Popen(command, env=env)
-                time.sleep(1)
+            for label, (command, env) in commands.items():
+                processes[label] = subprocess.Popen(command, env={**os.environ, **env})
+            time.sleep(3)
             self.stdout.write(
                 self.style.SUCCESS(
-                    f"\nDemo running on http://{options['addr']}/admin/  "
-                    f"login: admin / {password}\n"
+                    f"\nDemo running on http://{addr}/admin/  login: admin / {password}\n"
                     "Create a ticket under 'Demo helpdesk > Tickets' with a customer phone, "
                     "then watch 'Helpdesk SMS > SMS messages'. Ctrl-C stops everything.\n"
                 )
@@ -96,16 +152,6 @@ class Command(BaseCommand):
                     process.wait(timeout=max(0.1, deadline - time.monotonic()))
                 except subprocess.TimeoutExpired:
                     process.kill()
-
-    def _simulator_api_key(self) -> str:
-        """A fresh key shared by the simulators and the demo providers (never in fixtures)."""
-        key = secrets.token_urlsafe(16)
-        addresses = tuple(f"http://127.0.0.1:{port}" for _, port in SIMULATORS)
-        for provider in Provider.objects.all():
-            if provider.base_url.rstrip("/").startswith(addresses):
-                provider.api_key = key
-                provider.save(update_fields=["api_key"])
-        return key
 
     def _admin_password(self) -> str:
         """A fresh password for the demo's superuser 'admin', created if missing."""
