@@ -685,7 +685,7 @@ class MessageAdmin(ReadOnlyLogAdmin):
         "id",
         "created_at",
         "to",
-        "status",
+        "status_label",
         "provider",
         "parts",
         "event",
@@ -707,7 +707,8 @@ class MessageAdmin(ReadOnlyLogAdmin):
         "provider",
         "sender",
         "flash",
-        "status",
+        "parent",
+        "status_label",
         "status_changed_at",
         "error_category",
         "error_code",
@@ -742,6 +743,7 @@ class MessageAdmin(ReadOnlyLogAdmin):
                     "provider",
                     "sender",
                     "flash",
+                    "parent",
                 )
             },
         ),
@@ -749,7 +751,7 @@ class MessageAdmin(ReadOnlyLogAdmin):
             _("Status"),
             {
                 "fields": (
-                    "status",
+                    "status_label",
                     "status_changed_at",
                     "error_category",
                     "error_code",
@@ -783,6 +785,20 @@ class MessageAdmin(ReadOnlyLogAdmin):
     )
 
     @admin.display(description=_("recipient"), ordering="recipient")
+    @admin.display(description=_("status"), ordering="status")
+    def status_label(self, obj: Message) -> str:
+        """The status, saying so where 'accepted' is as far as the gateway will ever tell."""
+        label = obj.get_status_display()
+        if obj.status == Status.ACCEPTED and obj.provider_id:
+            gateway = obj.provider.gateway_class()
+            if not (gateway.has(Capability.DLR_POLL) or gateway.has(Capability.DLR_PUSH)):
+                return format_html(
+                    '{} <span class="help">({})</span>',
+                    label,
+                    _("final: this gateway does not report delivery"),
+                )
+        return label
+
     def to(self, obj: Message) -> str:
         if obj.recipient:
             return obj.recipient

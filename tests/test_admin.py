@@ -668,3 +668,35 @@ def test_the_callback_url_is_shown_with_a_placeholder_for_the_secret(admin_clien
 
     assert f"/sms/callback/{memory_provider.pk}/&lt;callback secret&gt;/" in shown
     assert "cb-SECRET-one" not in shown
+
+
+def test_message_log_says_when_a_gateway_does_not_report_delivery(admin_client, db):
+    from helpdesk_sms.models import Provider, SenderID
+
+    provider = Provider.objects.create(name="NG", gateway="smsclone", username="u", password="p")
+    SenderID.objects.create(provider=provider, value="HELPDESK")
+    Message.objects.create(
+        recipient="+2348031234567",
+        body="Hi",
+        provider=provider,
+        sender="HELPDESK",
+        status=Status.ACCEPTED,
+    )
+
+    shown = page(admin_client.get(url("message", "changelist")))
+
+    assert "final: this gateway does not report delivery" in shown
+
+
+def test_message_log_does_not_add_the_note_for_a_reporting_gateway(admin_client, memory_provider):
+    Message.objects.create(
+        recipient=NUMBER,
+        body="Hi",
+        provider=memory_provider,
+        sender="HELPDK",
+        status=Status.ACCEPTED,
+    )
+
+    shown = page(admin_client.get(url("message", "changelist")))
+
+    assert "does not report delivery" not in shown
