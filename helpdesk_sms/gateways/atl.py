@@ -42,6 +42,7 @@ from .base import (
     RecipientResult,
     ReportRef,
     SendOutcome,
+    digits,
 )
 
 logger = logging.getLogger(__name__)
@@ -534,7 +535,7 @@ class AtlGateway(Gateway):
         """Each ref's detailed entry: same number (nth occurrence), else same last 9 digits."""
         by_number: dict[str, list[dict[str, str]]] = {}
         for entry in entries:
-            by_number.setdefault(_digits(entry.get("msisdn")), []).append(entry)
+            by_number.setdefault(digits(entry.get("msisdn")), []).append(entry)
         reports = []
         for ref in refs:
             msisdn, occurrence = split_message_id(ref.provider_message_id)
@@ -565,7 +566,7 @@ def split_message_id(value: str) -> tuple[str, int]:
     if len(parts) < 2:
         return "", 1
     occurrence = int(parts[2]) if len(parts) > 2 and parts[2].isdigit() else 1
-    return _digits(parts[1]), max(1, occurrence)
+    return digits(parts[1]), max(1, occurrence)
 
 
 # -- reply parsing (pure functions, shared with the simulator's tests and the docs) ---------
@@ -763,10 +764,6 @@ def _serialize(root: Any) -> bytes:
 
 def _clean(value: Any) -> str:
     return "" if value is None else "".join(str(value).split())
-
-
-def _digits(value: Any) -> str:
-    return "".join(c for c in str(value or "") if c.isdigit())
 
 
 def _decimal(value: Any) -> Decimal | None:

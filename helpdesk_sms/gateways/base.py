@@ -12,11 +12,11 @@ from __future__ import annotations
 import enum
 import re
 import urllib.parse
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import requests
 from urllib3.exceptions import NameResolutionError, NewConnectionError
@@ -364,3 +364,43 @@ _SECRET_PARAM = re.compile(r"(?i)(api_?key|pass(word)?|pwd|secret|token)")
 def redact_params(params: dict[str, Any]) -> dict[str, Any]:
     """Request parameters fit for storing: credential-like keys masked."""
     return {k: (REDACTED if _SECRET_PARAM.search(k) else v) for k, v in params.items()}
+
+
+def digits(value: Any) -> str:
+    """Only the digits of ``value`` ("+91 98123-45678" -> "919812345678")."""
+    return "".join(c for c in str(value or "") if c.isdigit())
+
+
+Entry = TypeVar("Entry")
+
+
+def match_entries(
+    numbers: Sequence[str], entries: Sequence[Entry], number_of: Callable[[Entry], Any]
+) -> dict[int, Entry]:
+    """Recipient index -> the reply entry for that number, each entry used once.
+
+    Gateways answer per number, in their own order and spelling: entries are matched by
+    all digits first, then by the last ten (a panel that echoes national numbers). A batch
+    of one number takes a reply of one entry whatever number it names, as several vendor
+    documents' own examples do.
+    """
+    free = [entry for entry in entries if digits(number_of(entry))]
+    matched: dict[int, Entry] = {}
+
+    def take(index: int, same: Callable[[str, str], bool]) -> None:
+        wanted = digits(numbers[index])
+        for entry in free:
+            if same(wanted, digits(number_of(entry))):
+                matched[index] = entry
+                free.remove(entry)
+                return
+
+    indexes = [i for i, number in enumerate(numbers) if digits(number)]
+    for index in indexes:
+        take(index, lambda a, b: a == b)
+    for index in indexes:
+        if index not in matched:
+            take(index, lambda a, b: len(a) >= 10 and len(b) >= 10 and a[-10:] == b[-10:])
+    if len(numbers) == 1 and len(entries) == 1 and not matched and digits(numbers[0]):
+        matched[0] = entries[0]
+    return matched

@@ -33,6 +33,7 @@ from .base import (
     RecipientResult,
     ReportRef,
     SendOutcome,
+    match_entries,
     redact_params,
 )
 
@@ -329,8 +330,10 @@ class CanlogGateway(Gateway):
         self, batch: Batch, job_id: str, entries: list[dict[str, Any]]
     ) -> list[RecipientResult]:
         """One accepted result per recipient, each with its MessageData entry if any."""
-        matched = _match(
-            [self.format_number(r.number) if r.number else "" for r in batch.recipients], entries
+        matched = match_entries(
+            [self.format_number(r.number) if r.number else "" for r in batch.recipients],
+            entries,
+            lambda entry: entry.get("Number"),
         )
         results = []
         for index, recipient in enumerate(batch.recipients):
@@ -450,37 +453,9 @@ def _entries(value: Any) -> list[dict[str, Any]]:
     return []
 
 
-def _match(numbers: list[str], entries: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
-    """Recipient index -> its MessageData entry (each entry used once)."""
-    free = list(entries)
-    matched: dict[int, dict[str, Any]] = {}
-
-    def take(index: int, same: Any) -> None:
-        digits = _digits(numbers[index])
-        for entry in free:
-            if same(digits, _digits(entry.get("Number"))):
-                matched[index] = entry
-                free.remove(entry)
-                return
-
-    wanted = [i for i, n in enumerate(numbers) if _digits(n)]
-    for index in wanted:
-        take(index, lambda a, b: a == b)
-    for index in wanted:
-        if index not in matched:
-            take(index, lambda a, b: len(a) >= 10 and len(b) >= 10 and a[-10:] == b[-10:])
-    if len(numbers) == 1 and len(entries) == 1 and not matched and numbers[0]:
-        matched[0] = entries[0]
-    return matched
-
-
 def _clean(value: Any) -> str:
     """An id or number with any whitespace (the document's line breaks) removed."""
     return "" if value is None else "".join(str(value).split())
-
-
-def _digits(value: Any) -> str:
-    return "".join(c for c in str(value or "") if c.isdigit())
 
 
 def _integer(value: Any) -> int | None:

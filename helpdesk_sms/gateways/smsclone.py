@@ -25,6 +25,7 @@ from .base import (
     GatewayError,
     RecipientResult,
     SendOutcome,
+    match_entries,
     redact_params,
 )
 
@@ -324,7 +325,9 @@ class SmscloneGateway(Gateway):
 
     def _results(self, batch: Batch, reply: Reply) -> list[RecipientResult]:
         numbers = [self.format_number(r.number) for r in batch.recipients]
-        matched = _match(numbers, [e for e in reply.entries if e["complete"]])
+        matched = match_entries(
+            numbers, [e for e in reply.entries if e["complete"]], lambda entry: entry["number"]
+        )
         results = []
         for index, recipient in enumerate(batch.recipients):
             entry = matched.get(index)
@@ -448,30 +451,6 @@ def _verdict(entry: dict[str, Any]) -> tuple[bool, ErrorCategory | None, str]:
     return False, ErrorCategory.AMBIGUOUS, f"unknown smsclone status {entry['code']}: {words}"
 
 
-def _match(numbers: list[str], entries: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
-    """Recipient index -> its entry (each entry used once)."""
-    free = list(entries)
-    matched: dict[int, dict[str, Any]] = {}
-
-    def take(index: int, same: Any) -> None:
-        digits = _digits(numbers[index])
-        for entry in free:
-            if same(digits, _digits(entry["number"])):
-                matched[index] = entry
-                free.remove(entry)
-                return
-
-    wanted = [i for i, n in enumerate(numbers) if _digits(n)]
-    for index in wanted:
-        take(index, lambda a, b: a == b)
-    for index in wanted:
-        if index not in matched:
-            take(index, lambda a, b: len(a) >= 10 and len(b) >= 10 and a[-10:] == b[-10:])
-    if len(numbers) == 1 and len(entries) == 1 and not matched:
-        matched[0] = entries[0]
-    return matched
-
-
 def _compact(value: str) -> str:
     """A code, number or id with every whitespace (stray CR/LF included) removed."""
     return "".join(value.split())
@@ -479,7 +458,3 @@ def _compact(value: str) -> str:
 
 def _words(value: str) -> str:
     return " ".join(value.split())
-
-
-def _digits(value: Any) -> str:
-    return "".join(c for c in str(value or "") if c.isdigit())

@@ -30,6 +30,8 @@ from .base import (
     GatewayError,
     RecipientResult,
     SendOutcome,
+    digits,
+    match_entries,
     redact_params,
 )
 
@@ -238,7 +240,7 @@ class UnifiedGateway(Gateway):
         """One pushed delivery report (GET query, POST form or JSON) as a DeliveryReport."""
         fields = _callback_fields(request)
         message_id = fields.get("smessageid", "").strip()
-        number = _digits(fields.get("smobileno", ""))
+        number = digits(fields.get("smobileno", ""))
         word = fields.get("sstatus", "").strip()
         if not word or not (message_id or number):
             raise GatewayError(
@@ -269,11 +271,11 @@ class UnifiedGateway(Gateway):
         if not value:
             return ["the sender ID is empty"]
         if _NUMERIC_SENDER.fullmatch(value):
-            digits = len(value.lstrip("+"))
-            if digits > MAX_NUMERIC_SENDER:
+            length = len(value.lstrip("+"))
+            if length > MAX_NUMERIC_SENDER:
                 return [
                     f"a numeric Unified sender ID has at most {MAX_NUMERIC_SENDER} digits; "
-                    f"{sender!r} has {digits}"
+                    f"{sender!r} has {length}"
                 ]
             return []
         problems = []
@@ -291,7 +293,7 @@ class UnifiedGateway(Gateway):
 
     def format_number(self, e164: str) -> str:
         """International digits without ``+`` (the document allows either; this is safest)."""
-        return _digits(e164)
+        return digits(e164)
 
     def path_for(self, batch: Batch) -> str:
         if batch.schedule_at is None:
@@ -398,7 +400,11 @@ class UnifiedGateway(Gateway):
     def _results(
         self, batch: Batch, entries: list[Entry], unreadable: list[str]
     ) -> list[RecipientResult]:
-        matched = _match([self.format_number(r.number) for r in batch.recipients], entries)
+        matched = match_entries(
+            [self.format_number(r.number) for r in batch.recipients],
+            entries,
+            lambda entry: entry.number,
+        )
         results = []
         for index, recipient in enumerate(batch.recipients):
             entry = matched.get(index)
@@ -475,30 +481,6 @@ def parse_entry(piece: str) -> Entry | None:
     return Entry(match.group(1), number, message_id, piece.strip())
 
 
-def _match(numbers: list[str], entries: list[Entry]) -> dict[int, Entry]:
-    """Recipient index -> its entry (each entry used once)."""
-    free = [e for e in entries if e.number]
-    matched: dict[int, Entry] = {}
-
-    def take(index: int, same: Any) -> None:
-        digits = _digits(numbers[index])
-        for entry in free:
-            if same(digits, _digits(entry.number)):
-                matched[index] = entry
-                free.remove(entry)
-                return
-
-    wanted = [i for i, n in enumerate(numbers) if _digits(n)]
-    for index in wanted:
-        take(index, lambda a, b: a == b)
-    for index in wanted:
-        if index not in matched:
-            take(index, lambda a, b: len(a) >= 10 and len(b) >= 10 and a[-10:] == b[-10:])
-    if len(numbers) == 1 and len(entries) == 1 and not matched:
-        matched[0] = entries[0]
-    return matched
-
-
 def _known(code: str) -> tuple[str, ErrorCategory] | None:
     number = _integer(code)
     if number is None:
@@ -555,10 +537,6 @@ def _truthy(value: Any) -> bool:
     if isinstance(value, str):
         return value.strip().lower() not in ("", "0", "false", "no", "off")
     return bool(value)
-
-
-def _digits(value: Any) -> str:
-    return "".join(c for c in str(value or "") if c.isdigit())
 
 
 def _integer(value: Any) -> int | None:
