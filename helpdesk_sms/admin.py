@@ -698,38 +698,9 @@ class MessageAdmin(ReadOnlyLogAdmin):
     date_hierarchy = "created_at"
     list_select_related = ("provider", "group")
     actions = ["retry_failed", "cancel_pending"]
-    readonly_fields = (
-        "recipient",
-        "group",
-        "body",
-        "encoding",
-        "parts",
-        "provider",
-        "sender",
-        "flash",
-        "parent",
-        "status_label",
-        "status_changed_at",
-        "error_category",
-        "error_code",
-        "error_text",
-        "attempts",
-        "send_at",
-        "next_attempt_at",
-        "submitted_at",
-        "provider_message_id",
-        "provider_job_id",
-        "event",
-        "audience",
-        "template",
-        "registered_template_id",
-        "ticket_type",
-        "ticket_id",
-        "idempotency_key",
-        "created_at",
-        "updated_at",
-        "timeline",
-    )
+    # The page is view-only (see ReadOnlyLogAdmin), which shows every field read-only; only
+    # the computed ones need naming here.
+    readonly_fields = ("status_label", "timeline")
     fieldsets = (
         (
             None,

@@ -700,3 +700,12 @@ def test_message_log_does_not_add_the_note_for_a_reporting_gateway(admin_client,
     shown = page(admin_client.get(url("message", "changelist")))
 
     assert "does not report delivery" not in shown
+
+
+def test_message_page_shows_its_fields_as_text_not_inputs(admin_client, memory_provider):
+    [message] = send_sms(NUMBER, "Hello there")
+
+    shown = page(admin_client.get(url("message", "change", message.pk)))
+
+    assert NUMBER in shown and "Hello there" in shown
+    assert 'name="recipient"' not in shown and 'name="body"' not in shown
