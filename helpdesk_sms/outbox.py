@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from . import conf
@@ -192,8 +193,8 @@ def submit(provider: Provider, messages: list[Message], report: DispatchReport) 
         group_id=first.group.provider_group_id if first.group_id else "",
         template_id=first.registered_template_id,
     )
+    Message.objects.filter(pk__in=[m.pk for m in messages]).update(attempts=F("attempts") + 1)
     for message in messages:
-        Message.objects.filter(pk=message.pk).update(attempts=message.attempts + 1)
         message.attempts += 1
     try:
         outcome = gateway.send(batch)
