@@ -90,3 +90,20 @@ def test_worker_balance_task_records_a_snapshot(memory_provider, worker):
 
     wait_for(lambda: BalanceSnapshot.objects.exists(), 30, worker)
     assert BalanceSnapshot.objects.get().amount == Decimal("1000")
+
+
+def test_worker_submits_to_the_gateway_and_its_report_poll_delivers(
+    canlog_provider, canlog_sim, worker, settings
+):
+    from helpdesk_sms.tasks import poll_reports
+
+    settings.HELPDESK_SMS = {**settings.HELPDESK_SMS, "DISPATCH": "celery"}
+    Ticket.objects.create(title="Printer", customer_name="Ravi", customer_phone="+919812345678")
+    message = Message.objects.get()
+    wait_for(lambda: status_of(message) == Status.ACCEPTED, 30, worker)
+    assert [m["number"] for m in canlog_sim.state()["messages"]] == ["919812345678"]
+
+    canlog_sim.advance(60)
+    poll_reports.delay()
+
+    wait_for(lambda: status_of(message) == Status.DELIVERED, 30, worker)
