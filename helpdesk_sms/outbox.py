@@ -173,7 +173,24 @@ def group_into_batches(provider: Provider, messages: list[Message]) -> list[list
         if message.group_id:
             key += (message.pk,)  # a group send is a request of its own
         same[key].append(message)
-    return [group[i : i + limit] for group in same.values() for i in range(0, len(group), limit)]
+    return [chunk for group in same.values() for chunk in _chunks(group, limit)]
+
+
+def _chunks(messages: list[Message], limit: int) -> list[list[Message]]:
+    """Requests of at most ``limit`` numbers, none carrying the same number twice.
+
+    A gateway answers one entry per number, so a number twice in one request would leave
+    one of its messages without an answer (and waiting for a report forever).
+    """
+    chunks: list[list[Message]] = []
+    for message in messages:
+        for chunk in chunks:
+            if len(chunk) < limit and all(m.recipient != message.recipient for m in chunk):
+                chunk.append(message)
+                break
+        else:
+            chunks.append([message])
+    return chunks
 
 
 def submit(provider: Provider, messages: list[Message], report: DispatchReport) -> None:

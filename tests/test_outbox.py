@@ -254,3 +254,13 @@ def test_an_accepted_message_due_now_cannot_be_canceled(memory_provider):
 
     assert not outbox.cancel(Message.objects.get(pk=message.pk))
     assert MemoryGateway.canceled == []
+
+
+def test_the_same_number_twice_goes_in_separate_requests(memory_provider):
+    send_sms(NUMBER, "Same text")
+    send_sms(NUMBER, "Same text")
+
+    outbox.dispatch()
+
+    assert [len(batch.recipients) for batch in MemoryGateway.outbox] == [1, 1]
+    assert Message.objects.filter(status=Status.ACCEPTED).count() == 2

@@ -241,3 +241,17 @@ def test_group_send_records_and_follows_each_member(provider, canlog_sim):
     reports.poll_reports()
 
     assert set(members.values_list("status", flat=True)) == {Status.DELIVERED}
+
+
+@pytest.mark.django_db
+def test_two_messages_with_the_same_text_to_one_number_each_get_their_own_id(
+    provider, canlog_sim
+):
+    send_sms(NUMBER, "Your ticket is open")
+    send_sms(NUMBER, "Your ticket is open")
+
+    outbox.dispatch()
+    canlog_sim.advance(60)
+    reports.poll_reports()
+
+    assert list(Message.objects.values_list("status", flat=True)) == [Status.DELIVERED] * 2
