@@ -10,7 +10,9 @@ class HelpdeskSmsConfig(AppConfig):
 
     def ready(self) -> None:
         from . import conf, logredact, receivers  # noqa: F401  (checks and receivers)
+        from .integrations import connect_all
         from .periodic import register_periodic_tasks
 
         logredact.install()
+        connect_all()  # django-helpdesk and the model watcher, as the settings say
         post_migrate.connect(register_periodic_tasks, dispatch_uid="helpdesk_sms_periodic")

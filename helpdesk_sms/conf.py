@@ -42,6 +42,12 @@ DEFAULTS: dict[str, Any] = {
     "SWEEP_INTERVAL": 60,
     "REPORT_POLL_INTERVAL": 60,
     "BALANCE_CHECK_INTERVAL": 3600,
+    # The django-helpdesk integration (helpdesk_sms.integrations.django_helpdesk): a dict of
+    # ENABLED, PHONE_FIELD, QUEUES, QUEUE_PROVIDERS, FOLLOWUPS; {} takes every default.
+    "DJANGO_HELPDESK": {},
+    # Watch any ticket model's saves (helpdesk_sms.integrations.model_watcher): a dict of
+    # TICKET_MODEL, ASSIGNEE_FIELD, TASK_MODEL, TASK_TICKET_FIELD; None watches nothing.
+    "MODEL_WATCHER": None,
 }
 
 

@@ -41,13 +41,20 @@ class Target:
 
 
 def notify(
-    event: str, ticket: Any, *, occurrence: str | None = None, **context: Any
+    event: str,
+    ticket: Any,
+    *,
+    occurrence: str | None = None,
+    provider: Any = None,
+    **context: Any,
 ) -> list[Message]:
     """Create the messages ``event`` calls for on ``ticket``; returns the new ones.
 
     ``context`` is passed to the templates (e.g. ``assignee=user`` for ticket_assigned,
     ``task=task`` for task_added). ``occurrence`` distinguishes repeated events of the same
     kind on one ticket; by default the task's pk for task_added, else nothing.
+    ``provider`` (a Provider or its name) sends through that provider the templates that
+    name neither a provider nor a sender of their own (e.g. a provider per helpdesk queue).
     """
     event = Event(event)
     if occurrence is None:
@@ -71,7 +78,9 @@ def notify(
                     occurrence,
                 ]
             )
-            message = _create_once(key, template, target, ticket, ticket_type, event, context)
+            message = _create_once(
+                key, template, target, ticket, ticket_type, event, context, provider
+            )
             if message is not None:
                 created.append(message)
     if any(m.status == Status.QUEUED for m in created):
@@ -122,6 +131,7 @@ def _create_once(
     ticket_type: ContentType,
     event: str,
     context: dict[str, Any],
+    provider: Any = None,
 ) -> Message | None:
     if Message.objects.filter(idempotency_key=key).exists():
         return None
@@ -134,7 +144,7 @@ def _create_once(
         ticket_type=ticket_type,
         ticket_id=str(ticket.pk),
     )
-    message, note = _build(template, target, ticket, event, context, fields)
+    message, note = _build(template, target, ticket, event, context, fields, provider)
     try:
         with transaction.atomic():  # a savepoint: a duplicate must not break the host's txn
             message.save()
@@ -159,6 +169,7 @@ def _build(
     event: str,
     context: dict[str, Any],
     fields: dict[str, Any],
+    provider: Any = None,
 ) -> tuple[Message, str]:
     """The message to store and a note for its first event; never raises for bad input."""
     now = timezone.now()
@@ -187,7 +198,7 @@ def _build(
         message = compose(
             to=target.phone,
             body=body,
-            provider=template.provider,
+            provider=template.provider or (None if template.sender else provider),
             sender=template.sender,
             group=target.group,
             now=now,

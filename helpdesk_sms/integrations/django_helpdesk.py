@@ -1,0 +1,394 @@
+"""django-helpdesk (2.6) as the host: its tickets, assignments and follow-ups become SMS.
+
+The only module of the app that imports django-helpdesk, and only once the integration is
+enabled (``HELPDESK_SMS["DJANGO_HELPDESK"]["ENABLED"]``; by default: when ``helpdesk`` is in
+INSTALLED_APPS), so the app works the same without it.
+
+How each event is caught, whatever path made it:
+
+* **Ticket created.** django-helpdesk's ``new_ticket_done`` covers its staff and public
+  forms, the API (which saves through the staff form) and e-mail import; it is sent after
+  the ticket's custom fields are saved, so the customer's phone is known. Paths that never
+  send it (the Django admin's "add ticket", a custom public form class, the host's own ORM
+  code) are caught from the ticket's first save and announced at the first of: the phone
+  custom field being saved, or the commit of the surrounding transaction.
+* **Ticket assigned.** From the ticket's own saves (an :class:`AssigneeTracker`), not from
+  helpdesk signals: bulk assign, "take", hold, merge and the API's ticket update send none,
+  but every one of them saves the ticket row by row (none uses ``QuerySet.update()``).
+* **Follow-up added** (``task_added``). From each new FollowUp row (bulk actions and holds
+  send no helpdesk signal either). A follow-up acknowledges the customer, like
+  django-helpdesk's own e-mail to the submitter, when it carries a comment or resolves or
+  closes the ticket, when it is public (``FOLLOWUPS="public"``) or whatever it is
+  (``"all"``), and when it is not the opening follow-up every new ticket gets.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlencode
+
+from django.apps import apps
+from django.core import checks
+from django.db import connections, transaction
+from django.db.models.signals import post_save
+
+from .. import conf, resolvers, signals
+from .model_watcher import AssigneeChange, AssigneeTracker
+
+logger = logging.getLogger(__name__)
+
+#: Every key DJANGO_HELPDESK knows, with its default.
+DEFAULTS: dict[str, Any] = {
+    # True / False; None: on when "helpdesk" is in INSTALLED_APPS. Read once, at startup.
+    "ENABLED": None,
+    # Name of the django-helpdesk custom field holding the customer's mobile number.
+    "PHONE_FIELD": "phone",
+    # Slugs of the queues whose tickets send SMS; None: every queue.
+    "QUEUES": None,
+    # {queue slug: provider name}: send that queue's SMS through its own provider.
+    "QUEUE_PROVIDERS": {},
+    # Which follow-ups acknowledge the customer: "public", "all" (private too) or "none".
+    "FOLLOWUPS": "public",
+}
+FOLLOWUP_CHOICES = ("public", "all", "none")
+
+#: What this module calls a customer's number, for CUSTOMER_PHONE_RESOLVER.
+RESOLVER_PATH = "helpdesk_sms.integrations.django_helpdesk.customer_phone"
+
+UID = "helpdesk_sms_django_helpdesk"
+# Marks kept on the saved ticket instance for the length of one operation.
+NEW = "_helpdesk_sms_new"
+ANNOUNCED = "_helpdesk_sms_announced"
+
+_tracker: AssigneeTracker | None = None
+
+
+def helpdesk_settings() -> dict[str, Any]:
+    """The effective DJANGO_HELPDESK settings, defaults filled in."""
+    return {**DEFAULTS, **(conf.get("DJANGO_HELPDESK") or {})}
+
+
+def is_enabled() -> bool:
+    """Whether the integration should run: the ENABLED setting, or helpdesk installed."""
+    enabled = helpdesk_settings()["ENABLED"]
+    installed = apps.is_installed("helpdesk")
+    return installed if enabled is None else bool(enabled) and installed
+
+
+def never_raise(func: Callable[..., None]) -> Callable[..., None]:
+    """A receiver that logs its failures: a helpdesk save must never fail because of SMS."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        try:
+            func(*args, **kwargs)
+        except Exception:
+            logger.exception("helpdesk_sms: django-helpdesk %s failed", func.__name__)
+
+    return wrapper
+
+
+# -- connecting ------------------------------------------------------------------------
+
+
+def connect() -> bool:
+    """Connect the receivers when the integration is enabled; True if it was."""
+    global _tracker
+    if not is_enabled():
+        return False
+    from helpdesk.models import FollowUp, Ticket, TicketCustomFieldValue
+    from helpdesk.signals import new_ticket_done
+
+    post_save.connect(_ticket_saved, sender=Ticket, dispatch_uid=UID)
+    post_save.connect(_custom_field_saved, sender=TicketCustomFieldValue, dispatch_uid=UID)
+    post_save.connect(_followup_saved, sender=FollowUp, dispatch_uid=UID)
+    new_ticket_done.connect(_new_ticket_done, dispatch_uid=UID)
+    _tracker = AssigneeTracker(Ticket, "assigned_to", _assigned, uid=f"{UID}_assignee")
+    _tracker.connect()
+    return True
+
+
+def disconnect() -> None:
+    """Undo :func:`connect` (for tests and for sites that switch it off at runtime)."""
+    global _tracker
+    if not apps.is_installed("helpdesk"):
+        return
+    from helpdesk.models import FollowUp, Ticket, TicketCustomFieldValue
+    from helpdesk.signals import new_ticket_done
+
+    post_save.disconnect(sender=Ticket, dispatch_uid=UID)
+    post_save.disconnect(sender=TicketCustomFieldValue, dispatch_uid=UID)
+    post_save.disconnect(sender=FollowUp, dispatch_uid=UID)
+    new_ticket_done.disconnect(dispatch_uid=UID)
+    if _tracker is not None:
+        _tracker.disconnect()
+        _tracker = None
+
+
+# -- the customer's phone and the template context -------------------------------------
+
+
+def is_helpdesk_ticket(ticket: Any) -> bool:
+    meta = getattr(ticket, "_meta", None)
+    return meta is not None and meta.concrete_model._meta.label_lower == "helpdesk.ticket"
+
+
+def customer_phone(ticket: Any) -> str | None:
+    """A CUSTOMER_PHONE_RESOLVER: a helpdesk ticket's PHONE_FIELD custom field.
+
+    Any other ticket (or a helpdesk ticket without that field) goes to the default
+    resolver, so one site can run django-helpdesk and a ticket model of its own.
+    """
+    if is_helpdesk_ticket(ticket) and ticket.pk is not None:
+        name = helpdesk_settings()["PHONE_FIELD"]
+        value = (
+            ticket.ticketcustomfieldvalue_set.filter(field__name=name)
+            .values_list("value", flat=True)
+            .first()
+        )
+        if value and str(value).strip():
+            return str(value).strip()
+    return resolvers.customer_phone_from_ticket(ticket)
+
+
+def public_url(ticket: Any) -> str:
+    """The page where the submitter follows the ticket without logging in ("" if unknown)."""
+    from django.urls import NoReverseMatch, reverse
+    from helpdesk.lib import build_base_url
+
+    try:
+        path = reverse("helpdesk:public_view")
+    except NoReverseMatch:
+        return ""
+    query = urlencode(
+        {
+            "ticket": ticket.ticket_for_url,
+            "email": ticket.submitter_email or "",
+            "key": ticket.secret_key,
+        }
+    )
+    return f"{build_base_url()}{path}?{query}"
+
+
+def ticket_context(ticket: Any, followup: Any = None) -> dict[str, Any]:
+    """What templates get besides ``ticket``: plain values an operator can use directly."""
+    assignee = ticket.assigned_to
+    return {
+        "ticket_id": ticket.pk,
+        "ticket_ref": ticket.ticket_for_url,
+        "title": ticket.title,
+        "queue": ticket.queue.title,
+        "priority": str(ticket.get_priority_display()),
+        "status": str(ticket.get_status_display()),
+        "ticket_url": public_url(ticket),
+        "submitter": ticket.submitter_email or "",
+        "assignee_name": (assignee.get_full_name() or assignee.get_username()) if assignee else "",
+        "followup": followup,
+        "followup_title": (followup.title or "") if followup is not None else "",
+        "followup_comment": (followup.comment or "") if followup is not None else "",
+    }
+
+
+def _queue_slug(ticket: Any) -> str | None:
+    return ticket.queue.slug if ticket.queue_id else None
+
+
+def _queue_sends(ticket: Any) -> bool:
+    queues = helpdesk_settings()["QUEUES"]
+    return queues is None or _queue_slug(ticket) in queues
+
+
+def _queue_provider(ticket: Any) -> str | None:
+    return (helpdesk_settings()["QUEUE_PROVIDERS"] or {}).get(_queue_slug(ticket))
+
+
+# -- ticket created --------------------------------------------------------------------
+
+
+@never_raise
+def _ticket_saved(
+    sender: Any, instance: Any, created: bool, raw: bool = False, using: str = "default", **kw: Any
+) -> None:
+    if not created or raw:
+        return
+    instance.__dict__[NEW] = True
+    if connections[using].in_atomic_block:
+        # The admin and ATOMIC_REQUESTS views: by the commit everything is saved. (Outside
+        # a transaction on_commit would run right now, before the custom fields exist.)
+        transaction.on_commit(lambda: _announce_created(instance), using=using)
+
+
+@never_raise
+def _new_ticket_done(sender: Any, ticket: Any, **kwargs: Any) -> None:
+    _announce_created(ticket)
+
+
+@never_raise
+def _custom_field_saved(sender: Any, instance: Any, raw: bool = False, **kwargs: Any) -> None:
+    """The phone custom field of a ticket being created: the customer can be told now."""
+    if raw or instance.field.name != helpdesk_settings()["PHONE_FIELD"]:
+        return
+    ticket = instance.ticket
+    if ticket.__dict__.get(NEW):
+        _announce_created(ticket)
+
+
+@never_raise
+def _announce_created(ticket: Any) -> None:
+    if ticket.__dict__.get(ANNOUNCED):
+        return
+    ticket.__dict__[ANNOUNCED] = True
+    if not _queue_sends(ticket):
+        return
+    signals.ticket_created.send(
+        sender=type(ticket),
+        ticket=ticket,
+        provider=_queue_provider(ticket),
+        **ticket_context(ticket),
+    )
+
+
+# -- ticket assigned -------------------------------------------------------------------
+
+
+def _assigned(ticket: Any, change: AssigneeChange) -> None:
+    if not _queue_sends(ticket):
+        return
+    signals.ticket_assigned.send(
+        sender=type(ticket),
+        ticket=ticket,
+        assignee=ticket.assigned_to,
+        occurrence=change.occurrence,
+        provider=_queue_provider(ticket),
+        **ticket_context(ticket),
+    )
+
+
+# -- follow-up added -------------------------------------------------------------------
+
+
+def followup_acknowledges_customer(followup: Any) -> bool:
+    """Whether a new follow-up texts the customer (see the module's docstring)."""
+    mode = helpdesk_settings()["FOLLOWUPS"]
+    if mode == "none" or not (followup.public or mode == "all"):
+        return False
+    ticket = followup.ticket
+    closing = followup.new_status in (ticket.RESOLVED_STATUS, ticket.CLOSED_STATUS)
+    if not (followup.comment or closing):
+        return False
+    return not _is_opening(followup)
+
+
+def _is_opening(followup: Any) -> bool:
+    """The follow-up every form and e-mail import writes when it creates the ticket."""
+    ticket = followup.ticket
+    if not ticket.__dict__.get(NEW):
+        return False
+    return (
+        not type(followup)._default_manager.filter(ticket=ticket).exclude(pk=followup.pk).exists()
+    )
+
+
+@never_raise
+def _followup_saved(
+    sender: Any, instance: Any, created: bool, raw: bool = False, **kwargs: Any
+) -> None:
+    if not created or raw or not followup_acknowledges_customer(instance):
+        return
+    ticket = instance.ticket
+    if not _queue_sends(ticket):
+        return
+    signals.task_added.send(
+        sender=type(ticket),
+        ticket=ticket,
+        task=instance,
+        provider=_queue_provider(ticket),
+        **ticket_context(ticket, instance),
+    )
+
+
+# -- checks ----------------------------------------------------------------------------
+
+
+@checks.register()
+def check_django_helpdesk(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Report DJANGO_HELPDESK settings that cannot work, and a resolver that cannot see phones."""
+    configured = conf.get("DJANGO_HELPDESK") or {}
+    if not isinstance(configured, dict):
+        return [
+            checks.Error("HELPDESK_SMS['DJANGO_HELPDESK'] must be a dict.", id="helpdesk_sms.E101")
+        ]
+    errors: list[checks.CheckMessage] = [
+        checks.Error(
+            f"HELPDESK_SMS['DJANGO_HELPDESK'] has an unknown key {key!r}.",
+            hint="Known keys: " + ", ".join(sorted(DEFAULTS)),
+            id="helpdesk_sms.E102",
+        )
+        for key in sorted(set(configured) - set(DEFAULTS))
+    ]
+    options = helpdesk_settings()
+    if options["ENABLED"] and not apps.is_installed("helpdesk"):
+        errors.append(
+            checks.Error(
+                "HELPDESK_SMS['DJANGO_HELPDESK']['ENABLED'] is True but 'helpdesk' is not in "
+                "INSTALLED_APPS.",
+                id="helpdesk_sms.E103",
+            )
+        )
+    if options["FOLLOWUPS"] not in FOLLOWUP_CHOICES:
+        errors.append(
+            checks.Error(
+                "HELPDESK_SMS['DJANGO_HELPDESK']['FOLLOWUPS'] must be one of "
+                + ", ".join(repr(c) for c in FOLLOWUP_CHOICES)
+                + ".",
+                id="helpdesk_sms.E104",
+            )
+        )
+    queues, providers = options["QUEUES"], options["QUEUE_PROVIDERS"]
+    if queues is not None and (isinstance(queues, str) or not hasattr(queues, "__iter__")):
+        errors.append(
+            checks.Error(
+                "HELPDESK_SMS['DJANGO_HELPDESK']['QUEUES'] must be None or a list of queue slugs.",
+                id="helpdesk_sms.E105",
+            )
+        )
+    if not isinstance(providers, dict):
+        errors.append(
+            checks.Error(
+                "HELPDESK_SMS['DJANGO_HELPDESK']['QUEUE_PROVIDERS'] must be a dict of "
+                "{queue slug: provider name}.",
+                id="helpdesk_sms.E106",
+            )
+        )
+    if is_enabled():
+        errors.extend(_enabled_problems())
+    return errors
+
+
+def _enabled_problems() -> list[checks.CheckMessage]:
+    problems: list[checks.CheckMessage] = []
+    if conf.get("CUSTOMER_PHONE_RESOLVER") == conf.DEFAULTS["CUSTOMER_PHONE_RESOLVER"]:
+        problems.append(
+            checks.Warning(
+                "django-helpdesk tickets keep the customer's phone in a custom field, which "
+                "the default CUSTOMER_PHONE_RESOLVER does not read: every customer SMS about "
+                "them will be suppressed for want of a number.",
+                hint=f"Set HELPDESK_SMS['CUSTOMER_PHONE_RESOLVER'] = {RESOLVER_PATH!r} "
+                "(or to your own resolver).",
+                id="helpdesk_sms.W101",
+            )
+        )
+    watched = (conf.get("MODEL_WATCHER") or {}).get("TICKET_MODEL")
+    if isinstance(watched, str) and watched.lower() == "helpdesk.ticket":
+        problems.append(
+            checks.Error(
+                "HELPDESK_SMS['MODEL_WATCHER'] watches helpdesk.Ticket, which the "
+                "django-helpdesk integration already does: tickets would be announced twice.",
+                hint="Remove MODEL_WATCHER, or set DJANGO_HELPDESK['ENABLED'] = False.",
+                id="helpdesk_sms.E107",
+            )
+        )
+    return problems
