@@ -3,6 +3,7 @@
 Defaults need no server: SQLite under var/ and kombu's filesystem broker.
 """
 
+from importlib.util import find_spec
 from pathlib import Path
 
 import environ
@@ -18,6 +19,7 @@ env = environ.Env(
     CELERY_BROKER_URL=(str, "filesystem://"),
     HELPDESK_SMS_DEFAULT_REGION=(str, "IN"),
     HELPDESK_SMS_DISPATCH=(str, "celery"),
+    HELPDESK_SMS_DEMO_HELPDESK=(bool, True),
 )
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
@@ -36,6 +38,22 @@ INSTALLED_APPS = [
     "helpdesk_sms",
     "project.demo",
 ]
+
+# django-helpdesk (the `demo` extra) joins the demo when it is installed, unless
+# HELPDESK_SMS_DEMO_HELPDESK=0: the same settings then serve a site without it.
+DEMO_HELPDESK = env("HELPDESK_SMS_DEMO_HELPDESK") and find_spec("helpdesk") is not None
+if DEMO_HELPDESK:
+    INSTALLED_APPS += [
+        "django.contrib.sites",  # django-helpdesk builds its links from the current Site
+        "django.contrib.humanize",
+        "rest_framework",  # django-helpdesk's API
+        "helpdesk",
+    ]
+    SITE_ID = 1
+    HELPDESK_TEAMS_MODE_ENABLED = False  # teams need pinax-teams, which we do not install
+    LOGIN_URL = "helpdesk:login"
+    LOGIN_REDIRECT_URL = "helpdesk:home"
+    MEDIA_ROOT = VAR_DIR / "media"  # ticket attachments
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -106,6 +124,17 @@ HELPDESK_SMS = {
     "SWEEP_INTERVAL": 30,
     "REPORT_POLL_INTERVAL": 10,
     "BALANCE_CHECK_INTERVAL": 300,
+    # The demo's own Ticket model is watched by its saves; its Task is the "task added".
+    "MODEL_WATCHER": {
+        "TICKET_MODEL": "demo.Ticket",
+        "ASSIGNEE_FIELD": "assigned_to",
+        "TASK_MODEL": "demo.Task",
+        "TASK_TICKET_FIELD": "ticket",
+    },
+    # django-helpdesk tickets keep the customer's mobile in their "phone" custom field;
+    # other tickets (the demo's own) fall back to the default resolver.
+    "CUSTOMER_PHONE_RESOLVER": "helpdesk_sms.integrations.django_helpdesk.customer_phone",
+    "DJANGO_HELPDESK": {"PHONE_FIELD": "phone", "FOLLOWUPS": "public"},
 }
 
 LOGGING = {

@@ -6,6 +6,5 @@ class DemoConfig(AppConfig):
     label = "demo"
     verbose_name = "Demo helpdesk"
     default_auto_field = "django.db.models.BigAutoField"
-
-    def ready(self) -> None:
-        from . import events  # noqa: F401  (connects the ticket receivers)
+    # No ready(): helpdesk_sms watches Ticket and Task saves, as HELPDESK_SMS["MODEL_WATCHER"]
+    # in project/settings.py describes (the "any ticket model" recipe).

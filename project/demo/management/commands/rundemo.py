@@ -16,6 +16,7 @@ import sys
 import time
 from typing import Any, NamedTuple
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.urls import reverse
@@ -129,13 +130,7 @@ class Command(BaseCommand):
             for label, (command, env) in commands.items():
                 processes[label] = subprocess.Popen(command, env={**os.environ, **env})
             time.sleep(3)
-            self.stdout.write(
-                self.style.SUCCESS(
-                    f"\nDemo running on http://{addr}/admin/  login: admin / {password}\n"
-                    "Create a ticket under 'Demo helpdesk > Tickets' with a customer phone, "
-                    "then watch 'Helpdesk SMS > SMS messages'. Ctrl-C stops everything.\n"
-                )
-            )
+            self.stdout.write(self.style.SUCCESS(self._welcome(addr, password)))
             while all(p.poll() is None for p in processes.values()):
                 time.sleep(0.5)
             stopped = [label for label, p in processes.items() if p.poll() is not None]
@@ -152,6 +147,20 @@ class Command(BaseCommand):
                     process.wait(timeout=max(0.1, deadline - time.monotonic()))
                 except subprocess.TimeoutExpired:
                     process.kill()
+
+    def _welcome(self, addr: str, password: str) -> str:
+        lines = [
+            f"\nDemo running on http://{addr}/admin/  login: admin / {password}",
+            "Create a ticket under 'Demo helpdesk > Tickets' with a customer phone, then watch "
+            "'Helpdesk SMS > SMS messages'.",
+        ]
+        if getattr(settings, "DEMO_HELPDESK", False):
+            lines += [
+                f"django-helpdesk: open a ticket with a phone number at http://{addr}/helpdesk/ ; "
+                f"staff view at http://{addr}/helpdesk/login/ (admin), assign it to arjun.",
+            ]
+        lines.append("Ctrl-C stops everything.\n")
+        return "\n".join(lines)
 
     def _admin_password(self) -> str:
         """A fresh password for the demo's superuser 'admin', created if missing."""
