@@ -42,6 +42,10 @@ SECRET_ENV = "HELPDESK_SMS_DEMO_SECRET"
 CALLBACK_ENV = "HELPDESK_SMS_DEMO_CALLBACK_URL"
 
 
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
 class Command(BaseCommand):
     help = "Run the demo site with its gateway simulators and a Celery worker (Ctrl-C stops all)."
 
@@ -126,6 +130,10 @@ class Command(BaseCommand):
         self, commands: dict[str, tuple[list[str], dict[str, str]]], addr: str, password: str
     ) -> None:
         processes: dict[str, subprocess.Popen] = {}
+        # Started in the background by a script, SIGINT arrives ignored: take it (and SIGTERM,
+        # from a service manager) explicitly, so every way of stopping the demo stops it all.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, _interrupt)
         try:
             for label, (command, env) in commands.items():
                 processes[label] = subprocess.Popen(command, env={**os.environ, **env})
@@ -140,7 +148,7 @@ class Command(BaseCommand):
         finally:
             for process in processes.values():
                 if process.poll() is None:
-                    process.send_signal(signal.SIGINT)
+                    process.terminate()  # SIGTERM: honoured even where SIGINT is ignored
             deadline = time.monotonic() + 10
             for process in processes.values():
                 try:
