@@ -79,12 +79,17 @@ def is_enabled() -> bool:
 
 
 def never_raise(func: Callable[..., None]) -> Callable[..., None]:
-    """A receiver that logs its failures: a helpdesk save must never fail because of SMS."""
+    """A receiver that logs its failures: a helpdesk save must never fail because of SMS.
+
+    The savepoint matters as much as the except: a database error inside the host's
+    transaction would otherwise abort it, and the ticket save with it.
+    """
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> None:
         try:
-            func(*args, **kwargs)
+            with transaction.atomic():
+                func(*args, **kwargs)
         except Exception:
             logger.exception("helpdesk_sms: django-helpdesk %s failed", func.__name__)
 

@@ -31,7 +31,7 @@ from typing import Any
 from django.apps import apps
 from django.core import checks
 from django.core.exceptions import FieldDoesNotExist
-from django.db import connections, models
+from django.db import connections, models, transaction
 from django.db.models.signals import post_save, pre_save
 
 from .. import conf, signals
@@ -118,7 +118,9 @@ class AssigneeTracker:
         if raw:
             return
         try:
-            self._compare(instance, using or "default", update_fields)
+            # A savepoint: a database error here must not abort the host's transaction.
+            with transaction.atomic(using=using or "default"):
+                self._compare(instance, using or "default", update_fields)
         except Exception:  # never into the host's save
             logger.exception("helpdesk_sms: assignee of %r not compared", instance)
 
@@ -146,7 +148,8 @@ class AssigneeTracker:
         if change is None or raw:
             return
         try:
-            self.on_change(instance, change)
+            with transaction.atomic(using=kwargs.get("using") or "default"):
+                self.on_change(instance, change)
         except Exception:  # never into the host's save
             logger.exception("helpdesk_sms: assignment of %r not announced", instance)
 

@@ -23,6 +23,7 @@ if not apps.is_installed("helpdesk"):
     )
 
 from django.core import checks
+from django.db import connection
 from django.test import Client
 from django.urls import reverse
 from helpdesk.email import extract_email_metadata
@@ -316,6 +317,19 @@ def test_staff_update_that_assigns_texts_the_agent(staff_client, ticket, agent, 
     received = deliver(canlog_sim)
     assert received == {AGENT_DIGITS: f"Ticket #{ticket.pk} is assigned to you: Printer jammed"}
     assert_delivered(*messages("ticket_assigned"))
+
+
+def test_a_staff_assignment_saves_even_when_our_tables_fail(staff_client, ticket, agent):
+    """Every query of ours fails (the app not migrated yet); on PostgreSQL a failed query
+    aborts the whole transaction unless our receivers run in savepoints."""
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE helpdesk_sms_message RENAME TO helpdesk_sms_message_gone")
+
+    respond(staff_client, ticket, owner=agent.pk, comment="On it")
+
+    ticket.refresh_from_db()
+    assert ticket.assigned_to == agent
+    assert ticket.followup_set.filter(comment="On it").exists()
 
 
 def test_assignment_alone_does_not_text_the_customer(staff_client, ticket, agent, canlog_sim):

@@ -345,3 +345,28 @@ def test_an_invalid_configuration_connects_nothing(settings):
     settings.HELPDESK_SMS = {**settings.HELPDESK_SMS, "MODEL_WATCHER": {"TICKET_MODEL": "x.Y"}}
 
     assert model_watcher.connect_from_settings() is None
+
+
+@pytest.mark.django_db
+def test_tickets_save_even_when_our_tables_fail(agent, other_agent):
+    """A site that installed the app but has not migrated it yet: every query of ours fails.
+
+    On PostgreSQL a failed query aborts the whole transaction, so this proves the savepoints
+    around our receivers, not just their except clauses.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE helpdesk_sms_message RENAME TO helpdesk_sms_message_gone")
+
+    with transaction.atomic():
+        ticket = Ticket.objects.create(
+            title="Printer jammed",
+            customer_name="Ravi",
+            customer_phone="+919812345678",
+            assigned_to=agent,
+        )
+        ticket.assigned_to = other_agent
+        ticket.save()
+        Task.objects.create(ticket=ticket, title="Replace toner")
+
+    ticket.refresh_from_db()
+    assert ticket.assigned_to == other_agent
