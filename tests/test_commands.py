@@ -6,6 +6,7 @@ a gateway that cannot answer is exit status 1; secrets never reach the output.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -505,7 +506,9 @@ def test_simulate_an_unknown_gateway_exits_2_listing_the_known_ones():
     assert str(error) == f"GATEWAY: no simulator for 'nosuch'; known: {known}"
 
 
-def test_simulate_serves_the_canlog_simulator_until_terminated(tmp_path):
+@contextlib.contextmanager
+def running_simulator(tmp_path, *args: str):
+    """``manage.py sms_simulate canlog --port N *args`` in a subprocess, answering; killed after."""
     port = free_port()
     env = {
         **os.environ,
@@ -513,7 +516,7 @@ def test_simulate_serves_the_canlog_simulator_until_terminated(tmp_path):
         "PYTHONUNBUFFERED": "1",
     }
     process = subprocess.Popen(
-        [sys.executable, "manage.py", "sms_simulate", "canlog", "--port", str(port)],
+        [sys.executable, "manage.py", "sms_simulate", "canlog", "--port", str(port), *args],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -531,17 +534,41 @@ def test_simulate_serves_the_canlog_simulator_until_terminated(tmp_path):
             except (urllib.error.URLError, ConnectionError):
                 time.sleep(0.1)
         assert state is not None, "the simulator never answered"
-        assert state["simulator"] == "canlog"
-
-        process.terminate()
-        stdout, stderr = process.communicate(timeout=10)
-        assert process.returncode == 0, stderr
-        assert f"canlog simulator on http://127.0.0.1:{port}" in stdout
-        assert "Traceback" not in stderr
+        yield process, port, state
     finally:
         if process.poll() is None:
             process.kill()
             process.wait(timeout=10)
+
+
+def test_simulate_serves_the_canlog_simulator_until_terminated(tmp_path):
+    with running_simulator(tmp_path) as (process, port, state):
+        assert state["simulator"] == "canlog"
+
+        process.terminate()
+        stdout, stderr = process.communicate(timeout=10)
+
+    assert process.returncode == 0, stderr
+    assert f"canlog simulator on http://127.0.0.1:{port}" in stdout
+    assert "Traceback" not in stderr
+
+
+def test_simulate_starts_with_the_faults_given_on_the_command_line(tmp_path):
+    with running_simulator(tmp_path, "--fault", "http_500", "--fault", "latency=0.5") as (
+        _process,
+        _port,
+        state,
+    ):
+        faults = {name: fault["value"] for name, fault in state["faults"].items()}
+
+    assert faults == {"http_500": True, "latency": 0.5}
+
+
+def test_simulate_with_an_unknown_fault_exits_2_naming_the_known_ones():
+    error = refused("sms_simulate", "canlog", "--fault", "gremlins")
+
+    assert error.returncode == 2
+    assert str(error).startswith("--fault: unknown fault(s) gremlins; known: ")
 
 
 # -- the real command line -------------------------------------------------------------------

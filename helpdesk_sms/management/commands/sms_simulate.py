@@ -7,6 +7,7 @@ behaves as it would against the gateway. Runs until Ctrl-C (or SIGTERM), then st
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import threading
@@ -45,6 +46,15 @@ class Command(SmsCommand):
             "--user", help="The login the simulator accepts (where the gateway has one)."
         )
         parser.add_argument(
+            "--fault",
+            action="append",
+            default=[],
+            metavar="NAME[=VALUE]",
+            help="Start with this fault switched on, e.g. --fault http_500, --fault latency=2, "
+            '--fault reject_numbers=["919812345678"] (a JSON value). Repeatable. Faults can '
+            "also be switched while running: POST /_sim/faults.",
+        )
+        parser.add_argument(
             "--callback-url-env",
             metavar="VAR",
             help="Push delivery reports to the URL held in this environment variable (it "
@@ -58,7 +68,7 @@ class Command(SmsCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from helpdesk_sms.simulators import SIMULATORS, get_simulator
+        from helpdesk_sms.simulators import SIMULATORS, SimulatorError, get_simulator
 
         names: list[str] = options["gateways"]
         unknown = [name for name in names if name not in SIMULATORS]
@@ -98,6 +108,13 @@ class Command(SmsCommand):
             simulators = [(name, get_simulator(name, **sim_options)) for name in names]
         except TypeError as exc:  # a simulator without one of the options given
             raise usage_error("GATEWAY", f"an option given is not supported here: {exc}") from None
+
+        faults = _parse_faults(options["fault"])
+        for _name, simulator in simulators:
+            try:
+                simulator.set_faults(**faults)
+            except SimulatorError as exc:
+                raise usage_error("--fault", str(exc)) from None
 
         host: str = options["host"]
         running: list[Any] = []
@@ -140,3 +157,20 @@ def _wait_for_stop() -> None:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def _parse_faults(specs: list[str]) -> dict[str, Any]:
+    """``["http_500", "latency=2"]`` -> ``{"http_500": True, "latency": 2}`` (values as JSON)."""
+    faults: dict[str, Any] = {}
+    for spec in specs:
+        name, _, raw = spec.partition("=")
+        if not name.strip():
+            raise usage_error("--fault", f"{spec!r} names no fault")
+        if not raw:
+            faults[name.strip()] = True
+            continue
+        try:
+            faults[name.strip()] = json.loads(raw)
+        except ValueError:
+            faults[name.strip()] = raw  # a plain string, e.g. a reply body
+    return faults
