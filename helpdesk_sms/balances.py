@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 
 from django.core.mail import mail_admins
 
@@ -35,21 +36,32 @@ def check_provider(provider: Provider) -> list[BalanceSnapshot]:
     return snapshots
 
 
-def check_all() -> dict[str, str]:
+@dataclass
+class BalanceCheck:
+    """One provider's balance check: its snapshots, or the gateway's error."""
+
+    provider: Provider
+    snapshots: list[BalanceSnapshot] = field(default_factory=list)
+    error: GatewayError | None = None
+
+    def __str__(self) -> str:
+        if self.error is not None:
+            return f"error: {self.error}"
+        return ", ".join(f"{s.account or 'balance'}: {s.amount} {s.unit}" for s in self.snapshots)
+
+
+def check_all() -> list[BalanceCheck]:
     """Check every active provider that reports a balance; a failure is logged, not raised."""
-    results = {}
+    checks = []
     for provider in Provider.objects.active():
         if not provider.gateway_class().has(Capability.BALANCE):
             continue
         try:
-            snapshots = check_provider(provider)
-            results[provider.name] = ", ".join(
-                f"{s.account or 'balance'}: {s.amount} {s.unit}" for s in snapshots
-            )
+            checks.append(BalanceCheck(provider, check_provider(provider)))
         except GatewayError as exc:
             logger.warning("helpdesk_sms: balance check of %s failed: %s", provider, exc)
-            results[provider.name] = f"error: {exc}"
-    return results
+            checks.append(BalanceCheck(provider, error=exc))
+    return checks
 
 
 def warn_low_balance(snapshot: BalanceSnapshot) -> None:

@@ -55,4 +55,5 @@ def poll_reports() -> int | None:
 @shared_task(name="helpdesk_sms.check_balances", ignore_result=True)
 def check_balances() -> dict[str, str] | None:
     """Snapshot every provider's balance and warn on a low one."""
-    return _survive("check_balances", balances.check_all)
+    checks = _survive("check_balances", balances.check_all)
+    return None if checks is None else {c.provider.name: str(c) for c in checks}

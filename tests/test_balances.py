@@ -70,6 +70,8 @@ def test_no_threshold_never_warns(memory_provider, low_alerts):
 
 
 def test_check_all_reports_each_provider(memory_provider):
-    results = balances.check_all()
+    checks = balances.check_all()
 
-    assert results == {"Memory": "main: 1000 credits"}
+    assert [(c.provider.name, str(c), c.error) for c in checks] == [
+        ("Memory", "main: 1000 credits", None)
+    ]

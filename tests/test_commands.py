@@ -590,3 +590,15 @@ def test_an_unknown_simulator_on_the_command_line_exits_2(tmp_path):
     assert result.returncode == 2
     assert result.stderr.startswith("error: GATEWAY: no simulator for 'nosuch'")
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.django_db
+def test_balance_of_every_provider_exits_1_naming_the_one_that_failed(
+    memory_provider, canlog_provider, canlog_sim
+):
+    canlog_sim.set_faults(http_500=True)
+
+    error = refused("sms_balance")
+
+    assert error.returncode == 1
+    assert str(error) == f"balance check failed for {canlog_provider.name}"

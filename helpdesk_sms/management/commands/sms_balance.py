@@ -12,7 +12,6 @@ from typing import Any
 
 from helpdesk_sms import balances
 from helpdesk_sms.gateways.base import redact
-from helpdesk_sms.models import Provider
 
 from ._common import SmsCommand, failure, get_provider, read_balance
 
@@ -33,15 +32,16 @@ class Command(SmsCommand):
             for line in read_balance(provider, option="--provider"):
                 self.stdout.write(f"{provider.name}: {line}")
             return
-        results = balances.check_all()
-        if not results:
+        checks = balances.check_all()
+        if not checks:
             self.stdout.write("No active provider reports a balance.")
             return
-        secrets = [s for p in Provider.objects.active() for s in p.secret_values()]
         failed = []
-        for name, result in results.items():
-            self.stdout.write(f"{name}: {redact(result, secrets)}")
-            if result.startswith("error:"):
-                failed.append(name)
+        for check in checks:
+            # Gateways redact their errors already; this is belt and braces.
+            line = redact(str(check), check.provider.secret_values())
+            self.stdout.write(f"{check.provider.name}: {line}")
+            if check.error is not None:
+                failed.append(check.provider.name)
         if failed:
             raise failure(f"balance check failed for {', '.join(failed)}")
