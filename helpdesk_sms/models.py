@@ -620,7 +620,15 @@ class Message(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"SMS #{self.pk} to {self.recipient or self.group} ({self.get_status_display()})"
+        if self.recipient:
+            to = self.recipient
+        elif self.group_id:
+            to = f"group {self.group}"
+        elif self.parent_id:
+            to = f"a member of group send #{self.parent_id}"
+        else:
+            to = "nobody"
+        return f"SMS #{self.pk} to {to} ({self.get_status_display()})"
 
 
 class MessageEvent(models.Model):

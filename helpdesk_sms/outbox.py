@@ -419,13 +419,19 @@ def cancel(message: Message, *, note: str = "canceled by an operator") -> bool:
         return False
     gateway = message.provider.get_gateway()
     gateway.cancel(ReportRef(message.provider_message_id, message.provider_job_id))
-    return move(
-        message,
-        Status.CANCELED,
-        source=Source.ADMIN,
-        note=f"{note}; withdrawn from the gateway's schedule",
-        expected=Status.ACCEPTED,
+    withdrawn = f"{note}; withdrawn from the gateway's schedule"
+    canceled = move(
+        message, Status.CANCELED, source=Source.ADMIN, note=withdrawn, expected=Status.ACCEPTED
     )
+    for member in message.members.filter(status=Status.ACCEPTED):  # a group send's members
+        move(
+            member,
+            Status.CANCELED,
+            source=Source.ADMIN,
+            expected=Status.ACCEPTED,
+            note=f"group send #{message.pk} {withdrawn}",
+        )
+    return canceled
 
 
 def is_held_by_gateway(message: Message) -> bool:

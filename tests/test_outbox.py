@@ -264,3 +264,25 @@ def test_the_same_number_twice_goes_in_separate_requests(memory_provider):
 
     assert [len(batch.recipients) for batch in MemoryGateway.outbox] == [1, 1]
     assert Message.objects.filter(status=Status.ACCEPTED).count() == 2
+
+
+def test_canceling_a_held_group_send_cancels_its_members(memory_provider):
+    from helpdesk_sms.models import RecipientGroup
+
+    memory_provider.options = {"scheduling": "gateway"}
+    memory_provider.save()
+    group = RecipientGroup.objects.create(
+        name="Field", provider=memory_provider, provider_group_id="7"
+    )
+    later = timezone.now() + timedelta(hours=2)
+    [group_send] = send_sms(None, "Later", group=group, send_at=later)
+    outbox.dispatch()
+
+    assert outbox.cancel(Message.objects.get(pk=group_send.pk))
+
+    members = Message.objects.filter(parent=group_send).order_by("recipient")
+    assert [(m.recipient, m.status) for m in members] == [
+        ("+919812345601", Status.CANCELED),
+        ("+919812345602", Status.CANCELED),
+    ]
+    assert str(members[0]) == f"SMS #{members[0].pk} to +919812345601 (canceled)"

@@ -19,6 +19,7 @@ from .base import (
     ErrorCategory,
     Gateway,
     GatewayError,
+    GroupMember,
     RecipientResult,
     ReportRef,
     SendOutcome,
@@ -55,6 +56,8 @@ class MemoryGateway(Gateway):
     outbox: ClassVar[list[Batch]] = []
     #: Errors raised by the next sends, first in first out.
     fail_next: ClassVar[list[GatewayError]] = []
+    #: Gateway-side groups: group id -> the numbers a group send reaches.
+    groups: ClassVar[dict[str, list[str]]] = {"7": ["919812345601", "919812345602"]}
     #: Refs withdrawn through cancel(), in order.
     canceled: ClassVar[list[ReportRef]] = []
     #: What balance() answers.
@@ -65,10 +68,18 @@ class MemoryGateway(Gateway):
             raise self.fail_next.pop(0)
         self.outbox.append(batch)
         job = f"job-{next(_ids)}"
+        members = [
+            GroupMember(number, f"mem-{next(_ids)}")
+            for number in self.groups.get(batch.group_id, [])
+        ]
         return SendOutcome(
             results=[
                 RecipientResult(
-                    ref=r.ref, accepted=True, provider_message_id=f"mem-{next(_ids)}", job_id=job
+                    ref=r.ref,
+                    accepted=True,
+                    provider_message_id=f"mem-{next(_ids)}",
+                    job_id=job,
+                    members=members if batch.group_id else [],
                 )
                 for r in batch.recipients
             ],
