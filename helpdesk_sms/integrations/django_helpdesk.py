@@ -36,6 +36,7 @@ from django.db import connections, transaction
 from django.db.models.signals import post_save
 
 from .. import conf, resolvers, signals
+from ..savepoints import inside_host_transaction
 from .model_watcher import AssigneeChange, AssigneeTracker
 
 logger = logging.getLogger(__name__)
@@ -88,7 +89,7 @@ def never_raise(func: Callable[..., None]) -> Callable[..., None]:
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> None:
         try:
-            with transaction.atomic():
+            with inside_host_transaction(kwargs.get("using") or "default"):
                 func(*args, **kwargs)
         except Exception:
             logger.exception("helpdesk_sms: django-helpdesk %s failed", func.__name__)

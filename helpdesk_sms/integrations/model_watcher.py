@@ -31,10 +31,11 @@ from typing import Any
 from django.apps import apps
 from django.core import checks
 from django.core.exceptions import FieldDoesNotExist
-from django.db import connections, models, transaction
+from django.db import connections, models
 from django.db.models.signals import post_save, pre_save
 
 from .. import conf, signals
+from ..savepoints import inside_host_transaction
 
 logger = logging.getLogger(__name__)
 
@@ -119,7 +120,7 @@ class AssigneeTracker:
             return
         try:
             # A savepoint: a database error here must not abort the host's transaction.
-            with transaction.atomic(using=using or "default"):
+            with inside_host_transaction(using or "default"):
                 self._compare(instance, using or "default", update_fields)
         except Exception:  # never into the host's save
             logger.exception("helpdesk_sms: assignee of %r not compared", instance)
@@ -148,7 +149,7 @@ class AssigneeTracker:
         if change is None or raw:
             return
         try:
-            with transaction.atomic(using=kwargs.get("using") or "default"):
+            with inside_host_transaction(kwargs.get("using") or "default"):
                 self.on_change(instance, change)
         except Exception:  # never into the host's save
             logger.exception("helpdesk_sms: assignment of %r not announced", instance)

@@ -6,6 +6,7 @@ simulator on 127.0.0.1, and the delivery report brings the message to "delivered
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 
@@ -161,6 +162,22 @@ def assert_delivered(*found: Message) -> None:
 
 
 # -- ticket created --------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_public_form_without_a_request_transaction_texts_the_phone_saved_after_the_ticket(
+    client, support, phone_field, sms_provider, canlog_sim
+):
+    """Autocommit, as a site without ATOMIC_REQUESTS serves the form: the ticket row is
+    committed before its custom fields, so announcing it at that commit would find no phone."""
+    # Transactional tests flush the rows migrations wrote; put the shipped template back.
+    shipped = importlib.import_module("helpdesk_sms.migrations.0002_default_templates")
+    shipped.create_defaults(apps, None)
+
+    submit_public_form(client, support)
+
+    [message] = messages("ticket_created")
+    assert (message.recipient, message.status) == (CUSTOMER, Status.QUEUED)
 
 
 def test_public_form_ticket_texts_the_customer(
