@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, field
 from typing import Any
 
 from django.contrib import admin, messages
@@ -27,9 +26,7 @@ from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from . import api, balances, conf, outbox
-from . import text as sms_text
-from .compose import Route, apply_smart_replace, check_text
+from . import api, balances, outbox
 from .exceptions import SmsInputError
 from .forms import (
     ProviderAdminForm,
@@ -50,7 +47,7 @@ from .models import (
     RecipientGroup,
     SenderID,
 )
-from .rendering import TemplateRenderError, render
+from .preview import preview_html
 from .states import Status
 
 logger = logging.getLogger(__name__)
@@ -387,222 +384,6 @@ class AgentProfileAdmin(admin.ModelAdmin):
 
 
 # -- templates -------------------------------------------------------------------------
-
-
-@dataclass
-class _SampleUser:
-    """Stands in for the assigned agent in previews; no real account is read."""
-
-    pk: int = 7
-    id: int = 7
-    username: str = "asha"
-    first_name: str = "Asha"
-    last_name: str = "Rao"
-    email: str = "asha@example.com"
-
-    def get_full_name(self) -> str:
-        return f"{self.first_name} {self.last_name}"
-
-    def get_short_name(self) -> str:
-        return self.first_name
-
-    def __str__(self) -> str:
-        return self.get_full_name()
-
-
-@dataclass
-class _SampleTask:
-    pk: int = 1
-    id: int = 1
-    title: str = "Replace toner"
-
-    def __str__(self) -> str:
-        return self.title
-
-
-@dataclass
-class _SampleTicket:
-    pk: int = 123
-    id: int = 123
-    title: str = "Printer on floor 3 is jammed"
-    description: str = "The printer near the lifts shows a paper jam error."
-    customer_name: str = "Priya Sharma"
-    customer_phone: str = "+919812345678"
-    status: str = "open"
-    assigned_to: _SampleUser = field(default_factory=_SampleUser)
-
-    def __str__(self) -> str:
-        return f"#{self.pk} {self.title}"
-
-
-def sample_context(template: NotificationTemplate) -> dict[str, Any]:
-    """What notifications pass to a template, with made-up values.
-
-    Only plain sample objects: a preview must never reach real data (and through a model
-    instance, e.g. ``template.provider``, its credentials).
-    """
-    ticket = _SampleTicket()
-    recipient = (
-        ticket.assigned_to.get_full_name()
-        if template.audience == "assignee"
-        else ticket.customer_name
-    )
-    return {
-        "ticket": ticket,
-        "assignee": ticket.assigned_to,
-        "task": _SampleTask(),
-        "event": template.event,
-        "recipient_name": recipient,
-        "template": {"name": template.name, "event": template.event, "audience": template.audience},
-    }
-
-
-@dataclass(frozen=True)
-class GatewayVerdict:
-    """Whether one gateway would take a text: ``problem`` is empty when it would."""
-
-    name: str
-    label: str
-    problem: str = ""
-
-
-def text_verdict(gateway: str, body: str) -> str:
-    """Why ``gateway`` would refuse ``body``, or "" when it would take it.
-
-    Asks ``compose.check_text`` (through an unsaved provider) rather than repeating its
-    rules, so the preview can never promise what sending then refuses.
-    """
-    try:
-        check_text(Route(Provider(gateway=gateway), sender=""), body)
-    except SmsInputError as exc:
-        return str(exc)
-    return ""
-
-
-def gateway_verdicts(body: str) -> list[GatewayVerdict]:
-    """The verdict of every registered gateway whose adapter loads, in registry order.
-
-    An adapter that does not import (being written, or broken) is left out: a preview
-    must not fail for a gateway the template may never use.
-    """
-    verdicts = []
-    for name, label in registry.choices():
-        try:
-            registry.gateway_class(name)
-        except Exception as exc:  # SyntaxError, NameError… as well as ImportError
-            logger.debug("helpdesk_sms: preview skips gateway %s: %s", name, exc)
-            continue
-        verdicts.append(GatewayVerdict(name, label, text_verdict(name, body)))
-    return verdicts
-
-
-def _pairs(changes: list[tuple[str, str]]) -> str:
-    return ", ".join(f"{old!r} -> {new!r}" for old, new in changes)
-
-
-def smart_replace_hint(text: str, info: sms_text.TextInfo) -> str:
-    """What smart replacement would change, when only typographic characters cost the parts.
-
-    "" when the text is GSM-7 already or other characters keep it Unicode anyway: then
-    replacing would change the text and save nothing.
-    """
-    if not info.is_unicode:
-        return ""
-    replaced, changes = sms_text.smart_replace(text)
-    after = sms_text.analyze(replaced)
-    if not changes or after.is_unicode:
-        return ""
-    if after.parts < info.parts:
-        saving = ngettext(
-            "%(after)d part instead of %(before)d",
-            "%(after)d parts instead of %(before)d",
-            after.parts,
-        ) % {"after": after.parts, "before": info.parts}
-    else:
-        saving = _(
-            "still %(parts)s, with room for %(gsm)d characters a part instead of %(ucs)d"
-        ) % {
-            "parts": ngettext("%(n)d part", "%(n)d parts", after.parts) % {"n": after.parts},
-            "gsm": after.per_part_limit,
-            "ucs": info.per_part_limit,
-        }
-    return _(
-        "Only typographic characters make this text Unicode. With \u201creplace typographic "
-        "characters\u201d ticked, %(pairs)s would be replaced and the text sent as GSM-7: "
-        "%(saving)s."
-    ) % {"pairs": _pairs(changes), "saving": saving}
-
-
-def _verdict_table(verdicts: list[GatewayVerdict]) -> SafeString:
-    rows = format_html_join(
-        "",
-        '<tr><td>{}</td><td class="{}">{}</td></tr>',
-        ((v.label, "refused" if v.problem else "ok", v.problem or _("OK")) for v in verdicts),
-    )
-    return format_html(
-        '<table class="gateway-verdicts"><caption>{}</caption>'
-        "<thead><tr><th>{}</th><th>{}</th></tr></thead><tbody>{}</tbody></table>",
-        _("Would each gateway take this text?"),
-        _("gateway"),
-        _("verdict"),
-        rows,
-    )
-
-
-def preview_html(template: NotificationTemplate) -> SafeString:
-    """The text as it would be sent (sample data), its encoding, parts and per-gateway verdict.
-
-    Smart replacement is applied exactly as notifications apply it (the template's setting,
-    else the site's), so what is shown is what would be sent and billed.
-    """
-    try:
-        rendered = render(template.body or "", sample_context(template))
-    except TemplateRenderError as exc:
-        return format_html('<p class="errornote">{}</p>', exc)
-    except Exception as exc:  # a preview must never turn the change page into a 500
-        logger.exception("helpdesk_sms: preview of template %s failed", template.pk)
-        return format_html(
-            '<p class="errornote">{}</p>',
-            _("The preview failed: %(kind)s") % {"kind": type(exc).__name__},
-        )
-    if not rendered:
-        return format_html("<p>{}</p>", _("The rendered text is empty: nothing would be sent."))
-    text, replaced_note = apply_smart_replace(rendered, template.smart_replace or None)
-    info = sms_text.analyze(text)
-    unicode = info.encoding == sms_text.UCS2
-    lines = [
-        (_("Encoding"), _("Unicode (UCS-2)") if unicode else _("GSM-7")),
-        (_("Size"), f"{info.units} " + (_("UCS-2 units") if unicode else _("septets"))),
-        (_("SMS parts"), info.parts),
-    ]
-    notes = [replaced_note[:1].upper() + replaced_note[1:] + "." if replaced_note else ""]
-    if unicode:
-        notes.append(info.explain())
-    if not (template.smart_replace or conf.get("SMART_REPLACE")):
-        notes.append(smart_replace_hint(text, info))
-    provider = template.provider if template.provider_id else None
-    if provider is not None:
-        try:
-            problem = text_verdict(provider.gateway, text)
-        except Exception:  # the provider's own page reports a gateway that does not load
-            problem = ""
-        if problem:
-            notes.append(
-                _("This template's provider %(provider)s would refuse it: %(problem)s")
-                % {"provider": provider, "problem": problem}
-            )
-    return format_html(
-        '<pre style="white-space: pre-wrap; margin: 0 0 .5em">{}</pre><p>{}</p>{}{}'
-        '<p class="help">{}</p>',
-        text,
-        format_html_join(" · ", "{}: {}", lines),
-        format_html_join("", '<p class="warning">{}</p>', ((n,) for n in notes if n)),
-        _verdict_table(gateway_verdicts(text)),
-        _(
-            'Sample ticket #123 "Printer on floor 3 is jammed" for Priya Sharma, assigned to '
-            'Asha Rao, task "Replace toner". Real values vary in length.'
-        ),
-    )
 
 
 @admin.register(NotificationTemplate)

@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-import zoneinfo
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -366,14 +365,6 @@ class AtlGateway(Gateway):
         if timezone.is_naive(when):
             when = timezone.make_aware(when)
         return when.astimezone(self.tz).strftime("%Y-%m-%d %H:%M:%S")
-
-    @property
-    def tz(self) -> zoneinfo.ZoneInfo:
-        """The gateway's clock (``Provider.timezone``), UTC when unset or unknown."""
-        try:
-            return zoneinfo.ZoneInfo(self.provider.timezone or "UTC")
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            return zoneinfo.ZoneInfo("UTC")
 
     @property
     def password(self) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import enum
 import re
 import urllib.parse
+import zoneinfo
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -241,6 +242,14 @@ class Gateway:
     @classmethod
     def has(cls, capability: Capability) -> bool:
         return capability in cls.capabilities
+
+    @property
+    def tz(self) -> zoneinfo.ZoneInfo:
+        """The gateway's clock (``Provider.timezone``), UTC when unset or unknown."""
+        try:
+            return zoneinfo.ZoneInfo(self.provider.timezone or "UTC")
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            return zoneinfo.ZoneInfo("UTC")
 
     def option(self, key: str, default: Any = None) -> Any:
         return (self.provider.options or {}).get(key, default)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import zoneinfo
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -268,14 +267,6 @@ class CanlogGateway(Gateway):
             when = timezone.make_aware(when)
         local = when.astimezone(self.tz)
         return local.strftime("%Y/%m/%d %H:%M:%S") + (" PM" if local.hour >= 12 else " AM")
-
-    @property
-    def tz(self) -> zoneinfo.ZoneInfo:
-        """The gateway's clock (``Provider.timezone``), UTC when unset or unknown."""
-        try:
-            return zoneinfo.ZoneInfo(self.provider.timezone or "UTC")
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            return zoneinfo.ZoneInfo("UTC")
 
     def _auth(self, *, balance: bool = False) -> dict[str, str]:
         if self.provider.api_key:

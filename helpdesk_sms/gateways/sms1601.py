@@ -446,14 +446,6 @@ class Sms1601Gateway(Gateway):
         return ",".join(taken)
 
     @property
-    def tz(self) -> zoneinfo.ZoneInfo:
-        """The gateway's clock (``Provider.timezone``), UTC when unset or unknown."""
-        try:
-            return zoneinfo.ZoneInfo(self.provider.timezone or "UTC")
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            return zoneinfo.ZoneInfo("UTC")
-
-    @property
     def secrets(self) -> list[str]:
         """The provider's credentials plus the password's SHA-1, which logs in just as well."""
         values = list(super().secrets)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import re
-import zoneinfo
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -364,14 +363,6 @@ class UnifiedGateway(Gateway):
             except ValueError:
                 continue
         return None
-
-    @property
-    def tz(self) -> zoneinfo.ZoneInfo:
-        """The gateway's clock (``Provider.timezone``), UTC when unset or unknown."""
-        try:
-            return zoneinfo.ZoneInfo(self.provider.timezone or "UTC")
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            return zoneinfo.ZoneInfo("UTC")
 
     def url(self, path: str) -> str:
         base = self.provider.base_url.rstrip("/")
