@@ -562,7 +562,7 @@ class MessageAdmin(ReadOnlyLogAdmin):
 
     @admin.display(description=_("events"))
     def timeline(self, obj: Message) -> SafeString:
-        events = list(obj.events.order_by("created_at", "pk"))
+        events = list(obj.events.select_related("exchange").order_by("created_at", "pk"))
         if not events:
             return format_html("<p>{}</p>", _("No events recorded."))
         secrets = obj.provider.secret_values() if obj.provider_id else []
@@ -576,7 +576,7 @@ class MessageAdmin(ReadOnlyLogAdmin):
                     event.get_to_status_display(),
                     event.get_source_display(),
                     event.note,
-                    _json_block(event.data, secrets),
+                    _json_block(event.full_data, secrets),
                 )
                 for event in events
             ),
@@ -675,7 +675,7 @@ class MessageEventAdmin(ReadOnlyLogAdmin):
     list_filter = ("source", "to_status", "created_at")
     search_fields = ("message__recipient", "message__provider_message_id", "note")
     date_hierarchy = "created_at"
-    list_select_related = ("message", "message__group")
+    list_select_related = ("message", "message__group", "exchange")
     readonly_fields = (
         "message",
         "from_status",
@@ -690,7 +690,7 @@ class MessageEventAdmin(ReadOnlyLogAdmin):
     @admin.display(description=_("raw data"))
     def pretty_data(self, obj: MessageEvent) -> SafeString | str:
         secrets = obj.message.provider.secret_values() if obj.message.provider_id else []
-        return _json_block(obj.data, secrets) or self.get_empty_value_display()
+        return _json_block(obj.full_data, secrets) or self.get_empty_value_display()
 
 
 @admin.register(BalanceSnapshot)

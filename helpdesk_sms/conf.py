@@ -34,7 +34,12 @@ DEFAULTS: dict[str, Any] = {
     "MAX_ATTEMPTS": 5,
     "RETRY_BACKOFF": 30,
     "RETRY_BACKOFF_MAX": 3600,
-    # A message left in "sending" this long (a worker died mid-request) becomes "unknown".
+    # A claimed message whose request has not started after this many seconds (its worker
+    # died, or its pass ended in an error) goes back to "queued". Workers renew their claims.
+    "CLAIM_LEASE": 120,
+    # A message whose gateway request started this long ago with no answer recorded (its
+    # worker died mid-request) becomes "unknown": the gateway may have it. Keep it well above
+    # CONNECT_TIMEOUT + READ_TIMEOUT, so a request still in flight is never swept.
     "STALE_SENDING_AFTER": 600,
     # Stop polling delivery reports for messages accepted longer ago than this (seconds).
     "REPORT_POLL_MAX_AGE": 3 * 24 * 3600,

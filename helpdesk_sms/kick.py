@@ -1,12 +1,17 @@
-"""Wake the outbox after a commit, without ever making the caller wait or fail.
+"""Wake the outbox after a commit, without ever making the saving thread wait or fail.
 
-If the broker is down the message simply waits for the periodic sweep (or cron's
-``sms_dispatch``): a lost kick delays a message, never loses it.
+The saving thread only sets a flag; a background thread of the process publishes the
+dispatch task. A broker that is down, refusing, frozen or dropping packets therefore costs
+a save nothing: kicks made while one is being published fold into one more publish, and
+if the broker never answers the periodic sweep (or cron's ``sms_dispatch``) sends the
+message. A lost kick delays a message, never loses it.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import threading
 
 from django.db import transaction
 
@@ -15,17 +20,61 @@ from . import conf
 logger = logging.getLogger(__name__)
 
 
+class Publisher:
+    """A daemon thread that publishes the dispatch task whenever it is asked to.
+
+    One per process (re-created after a fork, so prefork servers each get their own).
+    """
+
+    def __init__(self) -> None:
+        self._wanted = threading.Event()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+        #: Publishes attempted and failed, for tests and the curious.
+        self.published = 0
+        self.failures = 0
+
+    def request(self) -> None:
+        """Ask for one publish soon; returns at once."""
+        self._wanted.set()
+        if self._thread is None or self._pid != os.getpid() or not self._thread.is_alive():
+            with self._lock:
+                if self._thread is None or self._pid != os.getpid() or not self._thread.is_alive():
+                    self._pid = os.getpid()
+                    self._thread = threading.Thread(
+                        target=self._run, name="helpdesk-sms-kick", daemon=True
+                    )
+                    self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            self._wanted.wait()
+            self._wanted.clear()
+            self.publish()
+
+    def publish(self) -> None:
+        try:
+            from .tasks import dispatch
+
+            # One connection attempt, not kombu's retry loop: a broker that is down costs
+            # this thread seconds, and the sweep sends what it could not announce.
+            with dispatch.app.connection_for_write() as connection:
+                connection.ensure_connection(max_retries=1)
+                dispatch.apply_async(retry=False, connection=connection)
+            self.published += 1
+        except Exception as exc:  # broker unreachable: the sweep will pick the message up
+            self.failures += 1
+            logger.warning(
+                "helpdesk_sms: could not queue the dispatch task (%s); the sweep will", exc
+            )
+
+
+publisher = Publisher()
+
+
 def dispatch_on_commit() -> None:
     """Ask Celery to run the outbox once the current transaction commits."""
     if conf.get("DISPATCH") != "celery":
         return
-    transaction.on_commit(_kick)
-
-
-def _kick() -> None:
-    try:
-        from .tasks import dispatch
-
-        dispatch.apply_async(retry=False)
-    except Exception as exc:  # broker unreachable: the sweep will pick the message up
-        logger.warning("helpdesk_sms: could not queue the dispatch task (%s); the sweep will", exc)
+    transaction.on_commit(publisher.request)

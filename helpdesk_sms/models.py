@@ -547,6 +547,30 @@ class Message(models.Model):
     submitted_at = models.DateTimeField(
         _("submitted"), null=True, blank=True, help_text=_("When the gateway accepted it.")
     )
+    claim_token = models.CharField(
+        _("claimed by"),
+        max_length=32,
+        blank=True,
+        help_text=_("The outbox pass that holds it while 'sending' (empty otherwise)."),
+    )
+    claimed_at = models.DateTimeField(
+        _("claimed"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "When the outbox last claimed it (or renewed its claim). An unsent claim older "
+            "than HELPDESK_SMS['CLAIM_LEASE'] goes back to 'queued'."
+        ),
+    )
+    request_started_at = models.DateTimeField(
+        _("request started"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "When its last gateway request began: from then on the gateway may have it, so "
+            "it is never queued again automatically."
+        ),
+    )
     created_at = models.DateTimeField(_("created"), auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
     idempotency_key = models.CharField(
@@ -617,6 +641,7 @@ class Message(models.Model):
             models.Index(fields=["status", "next_attempt_at"], name="hsms_msg_due"),
             models.Index(fields=["provider", "provider_message_id"], name="hsms_msg_ref"),
             models.Index(fields=["ticket_type", "ticket_id"], name="hsms_msg_ticket"),
+            models.Index(fields=["claim_token"], name="hsms_msg_claim"),
         ]
 
     def __str__(self) -> str:
@@ -629,6 +654,73 @@ class Message(models.Model):
         else:
             to = "nobody"
         return f"SMS #{self.pk} to {to} ({self.get_status_display()})"
+
+
+class GatewayExchange(models.Model):
+    """One request to a gateway and its answer, stored once for all the messages it carried.
+
+    A request of 100 numbers is one row here, referenced by its 100 messages' events, rather
+    than 100 copies of the same request and answer. Everything is redacted before it is
+    stored.
+    """
+
+    class Operation(models.TextChoices):
+        SEND = "send", _("send")
+        REPORTS = "reports", _("report poll")
+
+    provider = models.ForeignKey(
+        Provider,
+        verbose_name=_("provider"),
+        on_delete=models.CASCADE,
+        related_name="exchanges",
+        help_text=_("The gateway account the request went to."),
+    )
+    operation = models.CharField(
+        _("operation"),
+        max_length=10,
+        choices=Operation.choices,
+        default=Operation.SEND,
+        help_text=_("What the request was for."),
+    )
+    started_at = models.DateTimeField(
+        _("started"), help_text=_("When the request began (the gateway may have it from then).")
+    )
+    finished_at = models.DateTimeField(
+        _("finished"), null=True, blank=True, help_text=_("When its answer (or failure) came.")
+    )
+    numbers = models.PositiveIntegerField(
+        _("numbers"), default=0, help_text=_("How many messages the request carried.")
+    )
+    request = models.JSONField(
+        _("request"), default=dict, blank=True, help_text=_("What was sent, credentials removed.")
+    )
+    response = models.JSONField(
+        _("response"),
+        null=True,
+        blank=True,
+        help_text=_("What the gateway answered, credentials removed."),
+    )
+    error = models.JSONField(
+        _("error"),
+        null=True,
+        blank=True,
+        help_text=_("Why the whole request failed, when it did: category, code, text."),
+    )
+
+    class Meta:
+        verbose_name = _("gateway exchange")
+        verbose_name_plural = _("gateway exchanges")
+        ordering = ("-started_at", "-pk")
+
+    def __str__(self) -> str:
+        return f"{self.get_operation_display()} to {self.provider_id} at {self.started_at}"
+
+    def as_data(self) -> dict[str, Any]:
+        """The request and answer as the timeline shows them."""
+        data: dict[str, Any] = {"request": self.request, "response": self.response}
+        if self.error:
+            data["error"] = self.error
+        return data
 
 
 class MessageEvent(models.Model):
@@ -651,7 +743,16 @@ class MessageEvent(models.Model):
         _("raw data"),
         default=dict,
         blank=True,
-        help_text=_("The gateway's request and answer, credentials removed."),
+        help_text=_("What the gateway said about this message, credentials removed."),
+    )
+    exchange = models.ForeignKey(
+        GatewayExchange,
+        verbose_name=_("gateway exchange"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="events",
+        help_text=_("The request and answer this event came from (shared by its batch)."),
     )
     created_at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
 
@@ -662,6 +763,13 @@ class MessageEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.from_status or '-'} -> {self.to_status} ({self.source})"
+
+    @property
+    def full_data(self) -> dict[str, Any]:
+        """The event's own data with its exchange's request and answer, for display."""
+        if self.exchange_id is None:
+            return self.data
+        return {**self.exchange.as_data(), **(self.data or {})}
 
 
 class BalanceSnapshot(models.Model):

@@ -1,23 +1,33 @@
 """The outbox: claim due messages, submit them, record what the gateway said.
 
-At most once per message: a message is claimed by a conditional ``queued -> sending``
-update (row locks with ``skip_locked`` where the database has them), so only one worker
-ever submits it. After submission only the gateway's answer decides: accepted, failed
-(refused, permanent), back to queued (provably not taken: retried with back-off), or
-unknown (may have been taken: never resent automatically).
+At most once, and the truth about every message:
+
+* A pass *claims* due messages set-wise (``queued -> sending``, one ``UPDATE … RETURNING``
+  per chunk, rows another worker holds skipped) under a claim token of its own.
+* Just before a request goes out, one statement marks its messages' request as started.
+  Until then the gateway cannot have them: a claim whose request never started (its worker
+  died, or its pass ended in an error) goes back to ``queued``, never to ``unknown``.
+* After the request only the gateway's answer decides, recorded for all its messages in
+  one transaction: accepted, failed (refused), back to queued (provably not taken, retried
+  with back-off) or unknown (may have been taken: never resent automatically). The
+  request and answer are stored once, as a GatewayExchange.
+* Only a message whose request started and never got an answer recorded (its worker died
+  mid-request) is swept to ``unknown``, measured from the start of *its* request. An
+  answer that arrives after that is still recorded.
 """
 
 from __future__ import annotations
 
 import logging
+import time
+import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import transaction
-from django.db.models import F
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from . import conf
@@ -26,14 +36,16 @@ from .gateways.base import (
     Batch,
     Capability,
     ErrorCategory,
+    Gateway,
     GatewayError,
     Recipient,
     RecipientResult,
     ReportRef,
+    SendOutcome,
 )
-from .models import Message, MessageEvent, Provider
+from .models import GatewayExchange, Message, MessageEvent, Provider
 from .states import Source, Status
-from .transitions import move
+from .transitions import Expr, Outcome, apply_outcomes, move, move_where, update_returning
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +60,7 @@ class DispatchReport:
     unknown: int = 0
     retrying: int = 0
     released: int = 0
+    requeued: int = 0
     stale: int = 0
     errors: list[str] = field(default_factory=list)
 
@@ -55,75 +68,199 @@ class DispatchReport:
         return (
             f"claimed {self.claimed}: accepted {self.accepted}, failed {self.failed}, "
             f"unknown {self.unknown}, retrying {self.retrying}; released {self.released} "
-            f"scheduled, {self.stale} stale"
+            f"scheduled, {self.requeued} unsent claims queued again, {self.stale} stale"
         )
 
 
+class Claim:
+    """One pass's hold on the messages it claimed: a token, and a lease it renews."""
+
+    def __init__(self) -> None:
+        self.token = uuid.uuid4().hex
+        self._renewed = time.monotonic()
+
+    def renew_if_due(self) -> None:
+        """Keep this pass's unsent claims from being taken back while it works through
+        them: one statement at most every quarter lease."""
+        lease = float(conf.get("CLAIM_LEASE"))
+        if time.monotonic() - self._renewed < lease / 4:
+            return
+        Message.objects.filter(
+            claim_token=self.token, status=Status.SENDING, request_started_at__isnull=True
+        ).update(claimed_at=timezone.now())
+        self._renewed = time.monotonic()
+
+    def release(self) -> int:
+        """Every message still claimed by this pass but never started: queued again."""
+        return _requeue_unstarted(
+            _unstarted().filter(claim_token=self.token),
+            "claimed but never submitted (the pass stopped early): queued again",
+        )
+
+
+class Gateways:
+    """One adapter, and so one kept-alive HTTP session, per provider for a whole pass."""
+
+    def __init__(self) -> None:
+        self._gateways: dict[int, Gateway] = {}
+
+    def get(self, provider: Provider) -> Gateway:
+        if provider.pk not in self._gateways:
+            self._gateways[provider.pk] = provider.get_gateway()
+        return self._gateways[provider.pk]
+
+    def close(self) -> None:
+        for gateway in self._gateways.values():
+            gateway.close()
+        self._gateways.clear()
+
+
 def dispatch(*, limit: int | None = None, now: datetime | None = None) -> DispatchReport:
-    """One full pass: release due scheduled messages, then submit until nothing is due."""
+    """One full pass: sweep, then submit until nothing is due.
+
+    ``now`` is the clock for what is due (tests move it forward); every claim and request
+    is stamped with the real time it happened.
+    """
     report = DispatchReport()
-    now = now or timezone.now()
-    report.released = release_scheduled(now)
-    report.stale = expire_stale_sending(now)
+    due_at = now or timezone.now()
+    report.released = release_scheduled(due_at)
+    report.requeued = requeue_unsent_claims(due_at)
+    report.stale = expire_stale_sending(due_at)
     batch_size = int(limit or conf.get("BATCH_SIZE"))
-    while True:
-        claimed = claim(batch_size, now)
-        if not claimed:
-            break
-        report.claimed += len(claimed)
-        for provider, messages in _by_provider(claimed).items():
-            for chunk in group_into_batches(provider, messages):
-                submit(provider, chunk, report)
-        if limit or len(claimed) < batch_size:
-            break
+    claim_ = Claim()
+    gateways = Gateways()
+    try:
+        while True:
+            claimed = claim(batch_size, now or timezone.now(), claim=claim_)
+            if not claimed:
+                break
+            report.claimed += len(claimed)
+            for provider, messages in _by_provider(claimed).items():
+                for chunk in group_into_batches(provider, messages):
+                    submit(provider, chunk, report, claim=claim_, gateway=gateways.get(provider))
+            if limit or len(claimed) < batch_size:
+                break
+    finally:
+        gateways.close()
+        _release_quietly(claim_)
     if report.claimed:
         logger.info("helpdesk_sms outbox: %s", report)
     return report
 
 
+def _release_quietly(claim_: Claim) -> None:
+    """After a pass, also one that failed: what it claimed and never sent is queued again.
+
+    When the database is what failed, this fails too; the sweep then takes the claims back
+    once their lease runs out.
+    """
+    try:
+        claim_.release()
+    except DatabaseError as exc:
+        logger.warning("helpdesk_sms: unsent claims left for the sweep (%s)", exc)
+
+
+def _column(name: str) -> str:
+    return connection.ops.quote_name(Message._meta.get_field(name).column)
+
+
+def _unstarted() -> Any:
+    return Message.objects.filter(status=Status.SENDING, request_started_at__isnull=True)
+
+
 def release_scheduled(now: datetime) -> int:
     """Locally scheduled messages whose time has come: ``scheduled -> queued``."""
-    released = 0
-    for message in Message.objects.filter(status=Status.SCHEDULED, send_at__lte=now):
-        released += move(message, Status.QUEUED, source=Source.SYSTEM, note="send time reached")
-    return released
+    return len(
+        move_where(
+            Message.objects.filter(status=Status.SCHEDULED, send_at__lte=now),
+            Status.SCHEDULED,
+            Status.QUEUED,
+            source=Source.SYSTEM,
+            note="send time reached",
+        )
+    )
+
+
+def requeue_unsent_claims(now: datetime) -> int:
+    """Claims whose request never started and whose lease ran out: ``sending -> queued``.
+
+    Their worker died (or its pass failed) before the request went out, so the gateway
+    cannot have them: they are sent by the next pass, once.
+    """
+    cutoff = now - timedelta(seconds=float(conf.get("CLAIM_LEASE")))
+    return _requeue_unstarted(
+        _unstarted().filter(claimed_at__lt=cutoff),
+        "claimed by a worker that stopped before submitting: queued again",
+    )
+
+
+def _requeue_unstarted(claims: Any, note: str) -> int:
+    """``sending -> queued`` for claims whose request never started; their attempt, counted
+    at the claim, is taken back (nothing was submitted)."""
+    return len(
+        move_where(
+            claims,
+            Status.SENDING,
+            Status.QUEUED,
+            source=Source.SYSTEM,
+            note=note,
+            claim_token="",
+            attempts=Expr(_column("attempts") + " - 1"),
+        )
+    )
 
 
 def expire_stale_sending(now: datetime) -> int:
-    """Messages stuck in ``sending`` (the worker died mid-request) become ``unknown``.
+    """Messages whose request started long ago and never got an answer become ``unknown``.
 
-    The request may or may not have reached the gateway, so resending could double it.
+    Measured from the start of each message's own request, so a request still in flight
+    (bounded by the connect and read timeouts) is never swept. The request may have reached
+    the gateway, so resending could double it; a late answer still resolves it.
     """
-    cutoff = now - timedelta(seconds=int(conf.get("STALE_SENDING_AFTER")))
-    stale = 0
-    for message in Message.objects.filter(status=Status.SENDING, status_changed_at__lt=cutoff):
-        stale += move(
-            message,
+    cutoff = now - timedelta(seconds=float(conf.get("STALE_SENDING_AFTER")))
+    return len(
+        move_where(
+            Message.objects.filter(status=Status.SENDING, request_started_at__lt=cutoff),
+            Status.SENDING,
             Status.UNKNOWN,
             source=Source.SYSTEM,
-            note="left in 'sending' by a worker that stopped; not resent",
-            error_category=ErrorCategory.AMBIGUOUS,
+            note="its request started but no answer was recorded (the worker stopped); "
+            "the gateway may have it: not resent",
+            error_category=ErrorCategory.AMBIGUOUS.value,
             error_text="The worker stopped while submitting; the gateway may have the message.",
         )
-    return stale
+    )
 
 
-def claim(limit: int, now: datetime) -> list[Message]:
-    """Take up to ``limit`` due messages for this worker alone (``queued -> sending``)."""
+def claim(limit: int, now: datetime, *, claim: Claim | None = None) -> list[Message]:
+    """Take up to ``limit`` due messages for this pass alone (``queued -> sending``).
+
+    One ``UPDATE … RETURNING`` (attempt counted in it, rows locked by another worker
+    skipped), one bulk insert of their events, one read of the rows.
+    """
+    claim = claim or Claim()
+    stamp = timezone.now()
     with transaction.atomic():
-        candidates = list(
+        due = (
             Message.objects.due(now)
             .select_for_update(skip_locked=True)
-            .order_by("created_at", "pk")
-            .values_list("pk", flat=True)[:limit]
+            .order_by("created_at", "pk")[:limit]
         )
-        mine: list[int] = []
-        for pk in candidates:
-            # The condition on status is the real guarantee, also where rows cannot be locked.
-            if Message.objects.filter(pk=pk, status=Status.QUEUED).update(
-                status=Status.SENDING, status_changed_at=now, updated_at=now
-            ):
-                mine.append(pk)
+        mine = update_returning(
+            due,
+            {
+                "status": Status.SENDING,
+                "status_changed_at": stamp,
+                "updated_at": stamp,
+                "claim_token": claim.token,
+                "claimed_at": stamp,
+                "request_started_at": None,
+                "attempts": Expr(_column("attempts") + " + 1"),
+            },
+            require={"status": Status.QUEUED},
+        )
+        if not mine:
+            return []
         MessageEvent.objects.bulk_create(
             MessageEvent(
                 message_id=pk,
@@ -131,7 +268,7 @@ def claim(limit: int, now: datetime) -> list[Message]:
                 to_status=Status.SENDING,
                 source=Source.SEND,
                 note="claimed by the outbox",
-                created_at=now,
+                created_at=stamp,
             )
             for pk in mine
         )
@@ -193,14 +330,97 @@ def _chunks(messages: list[Message], limit: int) -> list[list[Message]]:
     return chunks
 
 
-def submit(provider: Provider, messages: list[Message], report: DispatchReport) -> None:
-    """Send one batch and record each message's outcome. Never raises."""
+def submit(
+    provider: Provider,
+    messages: list[Message],
+    report: DispatchReport,
+    *,
+    claim: Claim,
+    gateway: Gateway | None = None,
+) -> None:
+    """Send one batch and record each message's outcome.
+
+    A database error before the request starts propagates (the pass then queues its unsent
+    claims again); once the request has started, only its answer decides.
+    """
+    claim.renew_if_due()
+    messages = mark_started(messages, claim)
+    if not messages:
+        return
+    gateway = gateway or provider.get_gateway()
+    batch = _batch_of(provider, messages)
+    started = timezone.now()
+    outcome: SendOutcome | None = None
+    error: GatewayError | None = None
+    try:
+        outcome = gateway.send(batch)
+    except GatewayError as exc:
+        error = exc
+    except Exception as exc:  # an adapter bug after the request may have gone out
+        logger.exception("helpdesk_sms: %s adapter failed while sending", provider.gateway)
+        error = GatewayError(
+            ErrorCategory.AMBIGUOUS, gateway.redact(f"adapter error: {type(exc).__name__}: {exc}")
+        )
+    _record_persistently(
+        lambda: record_answer(
+            provider, messages, claim, report, started=started, outcome=outcome, error=error
+        )
+    )
+
+
+#: How often the answer to a request is written again when the database failed (seconds).
+RECORD_RETRY_DELAYS = (0.2, 1.0, 3.0)
+
+
+def _record_persistently(record: Any) -> None:
+    """Write a request's answer, reconnecting when the database dropped us meanwhile.
+
+    The answer is the only proof of what the gateway did with the messages; losing it to
+    a dropped connection would leave them to the sweep as ``unknown``. Inside a caller's
+    transaction a failure cannot be retried and propagates.
+    """
+    for delay in (*RECORD_RETRY_DELAYS, None):
+        try:
+            record()
+            return
+        except DatabaseError as exc:
+            if delay is None or connection.in_atomic_block:
+                raise
+            logger.warning("helpdesk_sms: recording an answer failed (%s); retrying", exc)
+            connection.close()
+            time.sleep(delay)
+
+
+def mark_started(messages: list[Message], claim: Claim) -> list[Message]:
+    """Durably note that these messages' request is about to go out: one statement.
+
+    Only messages this pass still holds are marked (the sweep may have taken back a claim
+    whose lease ran out); only those are sent.
+    """
+    pks = [m.pk for m in messages]
+    stamp = timezone.now()
+    marked = Message.objects.filter(
+        pk__in=pks,
+        claim_token=claim.token,
+        status=Status.SENDING,
+        request_started_at__isnull=True,
+    ).update(request_started_at=stamp, updated_at=stamp)
+    if marked == len(pks):
+        return messages
+    still_mine = set(
+        Message.objects.filter(
+            pk__in=pks, claim_token=claim.token, request_started_at=stamp
+        ).values_list("pk", flat=True)
+    )
+    return [m for m in messages if m.pk in still_mine]
+
+
+def _batch_of(provider: Provider, messages: list[Message]) -> Batch:
     first = messages[0]
-    gateway = provider.get_gateway()
     schedule_at = first.send_at if uses_gateway_scheduling(provider) else None
     if schedule_at is not None and schedule_at <= timezone.now():
         schedule_at = None
-    batch = Batch(
+    return Batch(
         recipients=[Recipient(m.pk, m.recipient) for m in messages],
         text=first.body,
         sender=first.sender,
@@ -210,65 +430,154 @@ def submit(provider: Provider, messages: list[Message], report: DispatchReport) 
         group_id=first.group.provider_group_id if first.group_id else "",
         template_id=first.registered_template_id,
     )
-    Message.objects.filter(pk__in=[m.pk for m in messages]).update(attempts=F("attempts") + 1)
-    for message in messages:
-        message.attempts += 1
-    try:
-        outcome = gateway.send(batch)
-    except GatewayError as error:
-        data = {"error": _error_data(error)}
-        for message in messages:
-            _record_error(message, error, data, report)
-        return
-    except Exception as exc:  # an adapter bug after the request may have gone out
-        logger.exception("helpdesk_sms: %s adapter failed while sending", provider.gateway)
-        error = GatewayError(
-            ErrorCategory.AMBIGUOUS, gateway.redact(f"adapter error: {type(exc).__name__}: {exc}")
-        )
-        for message in messages:
-            _record_error(message, error, {"error": _error_data(error)}, report)
-        return
-    exchange = {"request": outcome.request, "response": outcome.response}
-    results = {result.ref: result for result in outcome.results}
+
+
+def record_answer(
+    provider: Provider,
+    messages: list[Message],
+    claim: Claim,
+    report: DispatchReport,
+    *,
+    started: datetime,
+    outcome: SendOutcome | None = None,
+    error: GatewayError | None = None,
+) -> None:
+    """Everything one request's answer says, in one transaction.
+
+    The request and answer are stored once (a GatewayExchange); each message moves by what
+    the answer says of it. A message the sweep meanwhile marked ``unknown`` is resolved by
+    its answer all the same (``unknown -> accepted`` or ``failed``).
+    """
+    exchange = GatewayExchange(
+        provider=provider,
+        operation=GatewayExchange.Operation.SEND,
+        started_at=started,
+        finished_at=timezone.now(),
+        numbers=len(messages),
+        request=outcome.request if outcome else {},
+        response=outcome.response if outcome else None,
+        error=_error_data(error) if error else None,
+    )
+    results = {r.ref: r for r in outcome.results} if outcome else {}
+    outcomes = []
+    errors: list[str] = []
     for message in messages:
         result = results.get(message.pk)
-        if result is None:
-            error = GatewayError(
+        if error is not None or (result is not None and result.accepted):
+            problem = error
+        elif result is None:
+            problem = GatewayError(
                 ErrorCategory.AMBIGUOUS, "The gateway's answer did not mention this message."
             )
-            _record_error(message, error, exchange, report)
-        elif result.accepted:
-            _record_accepted(message, result, exchange, report)
         else:
-            error = result.error or GatewayError(ErrorCategory.INVALID_REQUEST, "refused")
-            _record_error(message, error, {**exchange, "result": result.raw}, report)
+            problem = result.error or GatewayError(ErrorCategory.INVALID_REQUEST, "refused")
+        if problem is None and result is not None:
+            outcomes.append(_accepted_outcome(result))
+            continue
+        assert problem is not None
+        data = {"result": result.raw} if result is not None and result.raw is not None else {}
+        outcomes.append(_error_outcome(message, problem, data))
+        errors.append(f"message {message.pk}: {problem}")
+    with transaction.atomic():
+        moved = apply_outcomes(
+            outcomes,
+            source=Source.SEND,
+            exchange=exchange,
+            guard={"claim_token": claim.token},
+            decide=_late_answer,
+        )
+        for row, _from, done in moved:
+            if done.to_status == Status.ACCEPTED:
+                report.accepted += 1
+                result = results.get(row.pk)
+                if result is not None and result.members:
+                    _record_group_members(
+                        next(m for m in messages if m.pk == row.pk), result, exchange
+                    )
+            elif done.to_status == Status.QUEUED:
+                report.retrying += 1
+            elif done.to_status == Status.UNKNOWN:
+                report.unknown += 1
+            elif done.to_status == Status.FAILED:
+                report.failed += 1
+    report.errors.extend(errors)
 
 
-def _record_accepted(
-    message: Message, result: RecipientResult, exchange: dict[str, Any], report: DispatchReport
-) -> None:
-    moved = move(
-        message,
-        Status.ACCEPTED,
-        source=Source.SEND,
+def _late_answer(row: Message, outcome: Outcome) -> Outcome:
+    """An answer for a message already swept to ``unknown``: record what it proves.
+
+    Accepted or refused, the answer settles it. One saying "not taken, try again" also
+    proves the gateway does not have it, but an ``unknown`` is never resent
+    automatically: it is failed, for an operator to retry.
+    """
+    if row.status != Status.UNKNOWN:
+        return outcome
+    if outcome.to_status == Status.QUEUED:
+        outcome.to_status = Status.FAILED
+        outcome.fields["next_attempt_at"] = None
+        outcome.note = f"{outcome.note.split(';')[0]}; it was marked unknown meanwhile: not resent"
+    if outcome.to_status == Status.UNKNOWN:
+        return outcome  # unknown stays unknown; nothing new to record as a move
+    outcome.note = f"late answer: {outcome.note}"
+    outcome.expected = (Status.UNKNOWN,)
+    return outcome
+
+
+def _accepted_outcome(result: RecipientResult) -> Outcome:
+    return Outcome(
+        pk=result.ref,
+        to_status=Status.ACCEPTED,
         note="accepted by the gateway",
-        data={**exchange, "result": result.raw},
-        expected=Status.SENDING,
-        provider_message_id=result.provider_message_id[:100],
-        provider_job_id=result.job_id[:100],
-        submitted_at=timezone.now(),
-        error_category="",
-        error_code="",
-        error_text="",
-        next_attempt_at=None,
+        data={"result": result.raw} if result.raw is not None else {},
+        fields=dict(
+            provider_message_id=result.provider_message_id[:100],
+            provider_job_id=result.job_id[:100],
+            submitted_at=timezone.now(),
+            error_category="",
+            error_code="",
+            error_text="",
+            next_attempt_at=None,
+            claim_token="",
+        ),
+        expected=(Status.SENDING,),
     )
-    report.accepted += moved
-    if moved and result.members:
-        _record_group_members(message, result, exchange)
+
+
+def _error_outcome(message: Message, error: GatewayError, data: dict[str, Any]) -> Outcome:
+    fields: dict[str, Any] = dict(
+        error_category=error.category.value,
+        error_code=error.code[:50],
+        error_text=error.text,
+        claim_token="",
+    )
+    if error.category.retryable and message.attempts < int(conf.get("MAX_ATTEMPTS")):
+        delay = min(
+            int(conf.get("RETRY_BACKOFF")) * 2 ** (message.attempts - 1),
+            int(conf.get("RETRY_BACKOFF_MAX")),
+        )
+        fields["next_attempt_at"] = timezone.now() + timedelta(seconds=delay)
+        to_status = Status.QUEUED
+        note = f"not taken by the gateway ({error.category}); retry in {delay}s"
+    elif error.category == ErrorCategory.AMBIGUOUS:
+        to_status = Status.UNKNOWN
+        note = "the gateway may have taken it: not resent"
+    else:
+        to_status = Status.FAILED
+        note = "refused by the gateway"
+        if error.category.retryable:
+            note = f"gave up after {message.attempts} attempts"
+    return Outcome(
+        pk=message.pk,
+        to_status=to_status,
+        note=note,
+        data=data,
+        fields=fields,
+        expected=(Status.SENDING,),
+    )
 
 
 def _record_group_members(
-    parent: Message, result: RecipientResult, exchange: dict[str, Any]
+    parent: Message, result: RecipientResult, exchange: GatewayExchange
 ) -> None:
     """One accepted message per number a gateway-side group expanded to.
 
@@ -310,7 +619,7 @@ def _record_group_members(
                 to_status=Status.ACCEPTED,
                 source=Source.SEND,
                 note=f"texted as a member of group send #{parent.pk}",
-                data=exchange,
+                exchange=exchange,
                 created_at=now,
             )
             for member in members
@@ -320,53 +629,6 @@ def _record_group_members(
 def _as_e164(number: str) -> str:
     digits = number.strip().lstrip("+")
     return f"+{digits}"[:20] if digits.isdigit() else number[:20]
-
-
-def _record_error(
-    message: Message, error: GatewayError, data: dict[str, Any], report: DispatchReport
-) -> None:
-    fields = dict(
-        error_category=error.category.value, error_code=error.code[:50], error_text=error.text
-    )
-    if error.category.retryable and message.attempts < int(conf.get("MAX_ATTEMPTS")):
-        delay = min(
-            int(conf.get("RETRY_BACKOFF")) * 2 ** (message.attempts - 1),
-            int(conf.get("RETRY_BACKOFF_MAX")),
-        )
-        report.retrying += move(
-            message,
-            Status.QUEUED,
-            source=Source.SEND,
-            expected=Status.SENDING,
-            note=f"not taken by the gateway ({error.category}); retry in {delay}s",
-            data=data,
-            next_attempt_at=timezone.now() + timedelta(seconds=delay),
-            **fields,
-        )
-    elif error.category == ErrorCategory.AMBIGUOUS:
-        report.unknown += move(
-            message,
-            Status.UNKNOWN,
-            source=Source.SEND,
-            expected=Status.SENDING,
-            note="the gateway may have taken it: not resent",
-            data=data,
-            **fields,
-        )
-    else:
-        note = "refused by the gateway"
-        if error.category.retryable:
-            note = f"gave up after {message.attempts} attempts"
-        report.failed += move(
-            message,
-            Status.FAILED,
-            source=Source.SEND,
-            expected=Status.SENDING,
-            note=note,
-            data=data,
-            **fields,
-        )
-    report.errors.append(f"message {message.pk}: {error}")
 
 
 def _error_data(error: GatewayError) -> dict[str, Any]:

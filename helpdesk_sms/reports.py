@@ -9,13 +9,15 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
+from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from . import conf
 from .gateways.base import Capability, DeliveryReport, DeliveryStatus, GatewayError, ReportRef
-from .models import Message, Provider
-from .states import AWAITING_REPORT, Source, Status
-from .transitions import move, record_unchanged
+from .models import Message, MessageEvent, Provider
+from .states import AWAITING_REPORT, Source, Status, can_move
+from .transitions import Outcome, apply_outcomes
 
 logger = logging.getLogger(__name__)
 
@@ -60,12 +62,18 @@ def poll_provider(provider: Provider, now: datetime) -> int:
 def apply_reports(provider: Provider, reports: list[DeliveryReport], *, source: str) -> int:
     """Move each reported message to the report's state, when that is a step forward.
 
-    A pushed report that moves nothing (repeated, or older than what we know) is still kept
-    on the message's timeline; a polled one is not, since polling repeats every minute.
+    Set-based: the messages of a whole reply are found in one query and moved in one
+    transaction (bulk update, bulk events). A pushed report that moves nothing (repeated,
+    or older than what we know) is still kept on the message's timeline; a polled one is
+    not, since polling repeats every minute.
     """
-    moved = 0
-    for report in reports:
-        message = _find(provider, report)
+    if not reports:
+        return 0
+    found = _find_all(provider, reports)
+    current: dict[int, str] = {}
+    outcomes: dict[int, Outcome] = {}
+    unchanged: list[MessageEvent] = []
+    for report, message in zip(reports, found, strict=True):
         if message is None:
             logger.info(
                 "helpdesk_sms: %s report for unknown message %r",
@@ -73,38 +81,86 @@ def apply_reports(provider: Provider, reports: list[DeliveryReport], *, source: 
                 report.provider_message_id,
             )
             continue
+        pk, status = message
+        status = current.setdefault(pk, status)
         target = _TARGET[report.status]
         data = {
             "report": report.raw,
             "occurred_at": report.occurred_at.isoformat() if report.occurred_at else None,
         }
-        fields = {}
-        if report.error_code or report.error_text:
-            fields = {"error_code": report.error_code[:50], "error_text": report.error_text}
         note = f"delivery report: {report.status}"
-        if target != message.status and move(
-            message, target, source=source, note=note, data=data, **fields
-        ):
-            moved += 1
-        elif source == Source.WEBHOOK:
-            record_unchanged(
-                message, source=source, data=data, note=f"{note} (kept {message.status})"
+        if target != status and can_move(status, target):
+            earlier = outcomes.get(pk)
+            fields = {}
+            if report.error_code or report.error_text:
+                fields = {"error_code": report.error_code[:50], "error_text": report.error_text}
+            outcomes[pk] = Outcome(
+                pk=pk,
+                to_status=target,
+                note=note,
+                data=data,
+                fields={**(earlier.fields if earlier else {}), **fields},
+                expected=earlier.expected if earlier else (status,),
             )
-    return moved
+            current[pk] = target
+        elif source == Source.WEBHOOK:
+            unchanged.append(
+                MessageEvent(
+                    message_id=pk,
+                    from_status=status,
+                    to_status=status,
+                    source=source,
+                    note=f"{note} (kept {status})",
+                    data=data,
+                )
+            )
+    with transaction.atomic():
+        moved = apply_outcomes(list(outcomes.values()), source=source)
+        MessageEvent.objects.bulk_create(unchanged)
+    return len(moved)
 
 
-def _find(provider: Provider, report: DeliveryReport) -> Message | None:
+def _find_all(provider: Provider, reports: list[DeliveryReport]) -> list[tuple[int, str] | None]:
+    """Each report's message as ``(pk, status)``, or None: a few queries for a whole reply."""
     messages = Message.objects.filter(provider=provider)
-    if report.provider_message_id:
-        found = messages.filter(provider_message_id=report.provider_message_id).first()
-        if found is not None or report.ref is None:
-            return found
-    if report.ref is not None:
-        return messages.filter(pk=report.ref).first()
-    if report.number:
-        return (
-            messages.filter(recipient=report.number, status__in=AWAITING_REPORT)
-            .order_by("-submitted_at")
-            .first()
-        )
-    return None
+    ids = {r.provider_message_id for r in reports if r.provider_message_id}
+    by_id: dict[str, tuple[int, str]] = {}
+    # Oldest first, so the newest message wins where a gateway reused an id.
+    for pk, status, ref in (
+        messages.filter(provider_message_id__in=ids)
+        .order_by("created_at", "pk")
+        .values_list("pk", "status", "provider_message_id")
+    ):
+        by_id[ref] = (pk, status)
+    refs = {
+        r.ref
+        for r in reports
+        if r.ref is not None and not (r.provider_message_id and r.provider_message_id in by_id)
+    }
+    by_ref = dict(
+        (pk, (pk, status))
+        for pk, status in messages.filter(pk__in=refs).values_list("pk", "status")
+    )
+    found: list[tuple[int, str] | None] = []
+    for report in reports:
+        if report.provider_message_id and report.provider_message_id in by_id:
+            found.append(by_id[report.provider_message_id])
+        elif report.provider_message_id and report.ref is None:
+            found.append(None)
+        elif report.ref is not None:
+            found.append(by_ref.get(report.ref))
+        elif report.number:
+            found.append(_latest_awaiting(messages, report.number))
+        else:
+            found.append(None)
+    return found
+
+
+def _latest_awaiting(messages: QuerySet[Message], number: str) -> tuple[int, str] | None:
+    """A report that names only the number: the latest message to it awaiting a report."""
+    return (
+        messages.filter(recipient=number, status__in=AWAITING_REPORT)
+        .order_by("-submitted_at")
+        .values_list("pk", "status")
+        .first()
+    )

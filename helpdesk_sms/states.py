@@ -65,9 +65,9 @@ _ALLOWED: dict[str, frozenset[str]] = {
     Status.ACCEPTED: frozenset(
         {Status.DELIVERED, Status.UNDELIVERED, Status.EXPIRED, Status.CANCELED}
     ),
-    # A report may resolve an ambiguous submission either way.
+    # A report, or the request's own late answer, may resolve an ambiguous submission.
     Status.UNKNOWN: frozenset(
-        {Status.ACCEPTED, Status.DELIVERED, Status.UNDELIVERED, Status.EXPIRED}
+        {Status.ACCEPTED, Status.DELIVERED, Status.UNDELIVERED, Status.EXPIRED, Status.FAILED}
     ),
     # An operator's explicit retry re-queues a failed message (admin action).
     Status.FAILED: frozenset({Status.QUEUED}),

@@ -44,3 +44,14 @@ def agent(db, django_user_model):
     )
     AgentProfile.objects.create(user=user, phone="+919812345670")
     return user
+
+
+@pytest.fixture
+def shipped_templates(db):
+    """Transactional tests flush the tables, data-migration rows included: put them back."""
+    import importlib
+
+    from django.apps import apps
+
+    shipped = importlib.import_module("helpdesk_sms.migrations.0002_default_templates")
+    shipped.create_defaults(apps, None)

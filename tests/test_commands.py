@@ -407,7 +407,8 @@ def test_dispatch_sends_queued_messages_and_prints_the_report(memory_provider):
     ]
     assert set(Message.objects.values_list("status", flat=True)) == {"accepted"}
     assert output.strip() == (
-        "claimed 2: accepted 2, failed 0, unknown 0, retrying 0; released 0 scheduled, 0 stale"
+        "claimed 2: accepted 2, failed 0, unknown 0, retrying 0; released 0 scheduled, "
+        "0 unsent claims queued again, 0 stale"
     )
 
 

@@ -131,17 +131,6 @@ def test_a_claimed_message_cannot_be_claimed_again(memory_provider):
     assert second == []
 
 
-def test_message_stuck_in_sending_becomes_unknown_not_resent(memory_provider):
-    send_sms(NUMBER, "Hello")
-    [message] = outbox.claim(10, timezone.now())  # a worker took it, then died
-
-    outbox.dispatch(now=timezone.now() + timedelta(hours=1))
-
-    message.refresh_from_db()
-    assert message.status == Status.UNKNOWN
-    assert MemoryGateway.outbox == []
-
-
 def test_scheduled_message_waits_until_its_time(memory_provider):
     later = timezone.now() + timedelta(hours=2)
     [message] = send_sms(NUMBER, "Later", send_at=later)

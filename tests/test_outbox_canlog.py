@@ -180,7 +180,9 @@ def test_secrets_never_reach_logs_or_stored_events(provider, canlog_sim, caplog,
         send_sms(NUMBER, "three")
         outbox.dispatch()  # refused: the exception text names the URL
 
-    stored = " ".join(str(e.data) + e.note for e in MessageEvent.objects.all())
+    stored = " ".join(
+        str(e.full_data) + e.note for e in MessageEvent.objects.select_related("exchange")
+    )
     stored += " ".join(Message.objects.values_list("error_text", flat=True))
     assert provider_port  # the simulator was really used
     assert CANLOG_API_KEY not in caplog.text

@@ -265,10 +265,29 @@ class Gateway:
 
     @property
     def session(self) -> requests.Session:
+        """One kept-alive HTTP session for as long as this adapter lives (a whole pass).
+
+        The environment (proxies, CA bundle) is read once here rather than on every
+        request, which is what ``requests`` does by default and costs a scan per request.
+        """
         if self._session is None:
-            self._session = requests.Session()
-            self._session.headers["User-Agent"] = "django-helpdesk-sms"
+            session = requests.Session()
+            session.headers["User-Agent"] = "django-helpdesk-sms"
+            env = session.merge_environment_settings(
+                self.provider.base_url or None, {}, None, None, None
+            )
+            session.proxies.update(env.get("proxies") or {})
+            session.verify = env.get("verify", True)
+            session.cert = env.get("cert")
+            session.trust_env = False
+            self._session = session
         return self._session
+
+    def close(self) -> None:
+        """Close the HTTP session's connections (the adapter opens a new one if used again)."""
+        if self._session is not None:
+            self._session.close()
+            self._session = None
 
     def http(self, method: str, url: str, **kwargs: Any) -> requests.Response:
         """One HTTP request, its failures translated to the taxonomy with secrets redacted.

@@ -7,6 +7,7 @@ errors for the next sends with ``MemoryGateway.fail_next``.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING, ClassVar
 
@@ -62,8 +63,13 @@ class MemoryGateway(Gateway):
     canceled: ClassVar[list[ReportRef]] = []
     #: What balance() answers.
     balances: ClassVar[dict[str, Decimal]] = {"main": Decimal("1000")}
+    #: Called with each batch while its request is "in flight", first in first out: what
+    #: another worker or the database does meanwhile (tests of the outbox's truthfulness).
+    while_sending: ClassVar[list[Callable[[Batch], None]]] = []
 
     def send(self, batch: Batch) -> SendOutcome:
+        if self.while_sending:
+            self.while_sending.pop(0)(batch)
         if self.fail_next:
             raise self.fail_next.pop(0)
         self.outbox.append(batch)
@@ -112,5 +118,6 @@ class MemoryGateway(Gateway):
         cls.outbox.clear()
         cls.fail_next.clear()
         cls.canceled.clear()
+        cls.while_sending.clear()
         cls.balances.clear()
         cls.balances["main"] = Decimal("1000")

@@ -1371,6 +1371,7 @@ def test_the_stored_events_never_contain_the_password(atl_provider, atl_sim):
     atl_sim.advance(60)
     reports.poll_reports()
 
-    events = json.dumps(list(message.events.values_list("data", flat=True)), default=str)
+    stored = message.events.select_related("exchange")
+    events = json.dumps([event.full_data for event in stored], default=str)
     assert ATL_PASSWORD not in events
     assert "<password>***</password>" in events
