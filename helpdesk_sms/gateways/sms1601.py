@@ -48,6 +48,10 @@ logger = logging.getLogger(__name__)
 
 SEND_PATH = "/module/gateway.php"
 REPORT_PATH = "/module/gatewayrapport.php"
+#: From this many open messages on, a poll starts with one group report (action=rapport).
+GROUP_REPORT_FROM = 10
+#: The most final reports one group report asks for.
+GROUP_REPORT_MAX = 1000
 
 #: The document's limit on ``referentie``.
 MAX_REFERENCE_LENGTH = 75
@@ -225,7 +229,11 @@ class Sms1601Gateway(Gateway):
       address book). The reply lists ids, not numbers: one id makes the group send one
       message; several ids become group members without numbers, one message per id
       (scheduled: the ids, comma-joined, are the job id, and :meth:`cancel` removes each).
-    * **Reports by polling**: ``gatewayrapport.php?smsid=…&datum=ja`` per message, no
+    * **Reports by polling**: from GROUP_REPORT_FROM open messages on, one group report
+      (``action=rapport&aantal=N``, the document's "realtime group report") settles every
+      message it lists; the document shows no reply format, so lines are read as the
+      simulator writes them (``smsid;number;status;date;referentie``) and anything else falls
+      back to asking per message. Per message: ``gatewayrapport.php?smsid=…&datum=ja``, no
       credentials (the document's example has none), ``datum`` (the table) rather than
       ``date`` (the prose). ``DELIVERED 01/02/2012 10:23:10`` is read as status plus local
       time in the provider's time zone. ``NONE`` reports nothing. A per-message error or an
@@ -307,11 +315,56 @@ class Sms1601Gateway(Gateway):
         )
 
     def fetch_reports(self, refs: Sequence[ReportRef]) -> list[DeliveryReport]:
-        """One status request per message id (the document's ``gatewayrapport.php``)."""
+        """Many open messages: one group report (``action=rapport``) first; few, or what
+        the group report cannot settle: one status request per message id."""
+        wanted = [s for s in dict.fromkeys(r.provider_message_id.strip() for r in refs) if s]
         reports: list[DeliveryReport] = []
-        for smsid in dict.fromkeys(r.provider_message_id.strip() for r in refs):
-            if not smsid:
-                continue
+        if len(wanted) >= GROUP_REPORT_FROM:
+            reports, wanted = self._group_reports(wanted)
+        return reports + self._reports_one_by_one(wanted)
+
+    def _group_reports(self, wanted: list[str]) -> tuple[list[DeliveryReport], list[str]]:
+        """The last final reports in one request; returns them and the ids still to ask.
+
+        Only final reports are listed, so an id missing from a list shorter than asked for
+        is still on its way (nothing to learn one by one). A full list may have pushed
+        older ones out: those ids are asked one by one. A list that cannot be read (the
+        document shows no format for it) falls back to asking every id.
+        """
+        count = min(GROUP_REPORT_MAX, max(2 * len(wanted), 100))
+        body = self._get(SEND_PATH, {**self._auth(), "action": "rapport", "aantal": str(count)})
+        lines = [line for line in body.strip().splitlines() if line.strip()]
+        if lines == ["NONE"]:
+            return [], []
+        parsed = [self._group_report_line(line) for line in lines]
+        if not lines or any(p is None for p in parsed):
+            reply = parse_reply(body)
+            if reply is not None and not reply.ok:
+                error = self._failure(reply, body, sending=False)
+                if _stops_polling(error):
+                    raise error
+            logger.warning("helpdesk_sms: 1601SMS group report unreadable; asking one by one")
+            return [], wanted
+        mine = set(wanted)
+        found = {r.provider_message_id: r for r in parsed if r and r.provider_message_id in mine}
+        missing = [s for s in wanted if s not in found]
+        return list(found.values()), missing if len(lines) >= count else []
+
+    def _group_report_line(self, line: str) -> DeliveryReport | None:
+        """``smsid;number;status;dd/mm/yyyy hh:mm:ss;referentie`` (the simulator's format)."""
+        fields = [f.strip() for f in line.split(";")]
+        if len(fields) < 3 or not _DIGITS.fullmatch(fields[0]):
+            return None
+        if _word(fields[2]) not in DELIVERY_STATUSES:
+            return None
+        when = fields[3] if len(fields) > 3 else ""
+        raw = {"smsid": fields[0], "body": self.redact(line.strip())}
+        return self._report(fields[0], fields[2], when, raw)
+
+    def _reports_one_by_one(self, wanted: list[str]) -> list[DeliveryReport]:
+        """The document's ``gatewayrapport.php``: one status request per message id."""
+        reports: list[DeliveryReport] = []
+        for smsid in wanted:
             body = self._get(REPORT_PATH, {"smsid": smsid, "datum": "ja"})
             try:
                 report = self._poll_report(smsid, body)

@@ -1401,3 +1401,52 @@ def test_simulator_faults_state_and_reset_work_over_http(sms1601_sim):
     assert (first.status_code, second.status_code, second.text) == (500, 200, "1000")
     assert [r["params"]["klantpwd"] for r in state["requests"]] == ["***", "***"]
     assert requests.get(f"{url}/_sim/state").json()["requests"] == []
+
+
+# -- group reports: many open messages in one request -------------------------------------
+
+
+def send_many(gateway, sim, count: int) -> list[str]:
+    numbers = [f"+316123{n:05}" for n in range(count)]
+    ids = [r.provider_message_id for r in gateway.send(make_batch(*numbers)).results]
+    sim.advance(5)
+    return ids
+
+
+def test_many_open_messages_are_polled_with_one_group_report(gateway, sms1601_sim):
+    ids = send_many(gateway, sms1601_sim, 30)
+    before = len(sms1601_sim.state()["requests"])
+
+    reports_ = gateway.fetch_reports([ReportRef(i) for i in ids])
+
+    assert sorted(r.provider_message_id for r in reports_) == sorted(ids)
+    assert {r.status for r in reports_} == {DeliveryStatus.DELIVERED}
+    [request] = sms1601_sim.state()["requests"][before:]
+    assert request["params"]["action"] == "rapport"
+
+
+def test_messages_a_full_group_report_left_out_are_asked_one_by_one(
+    gateway, sms1601_sim, monkeypatch
+):
+    from helpdesk_sms.gateways import sms1601
+
+    monkeypatch.setattr(sms1601, "GROUP_REPORT_MAX", 100)
+    ids = send_many(gateway, sms1601_sim, 120)  # more final reports than one list holds
+    before = len(sms1601_sim.state()["requests"])
+
+    reports_ = gateway.fetch_reports([ReportRef(i) for i in ids[:15]])
+
+    assert sorted(r.provider_message_id for r in reports_) == sorted(ids[:15])
+    paths = [r["path"] for r in sms1601_sim.state()["requests"][before:]]
+    assert paths == ["/module/gateway.php"] + ["/module/gatewayrapport.php"] * 15
+
+
+def test_an_unreadable_group_report_falls_back_to_one_request_per_message(
+    gateway, sms1601_sim
+):
+    ids = send_many(gateway, sms1601_sim, 12)
+    replay(sms1601_sim, "<html>maintenance page</html>")
+
+    reports_ = gateway.fetch_reports([ReportRef(i) for i in ids])
+
+    assert sorted(r.provider_message_id for r in reports_) == sorted(ids)
