@@ -1,7 +1,8 @@
-"""A real Celery worker in a subprocess, sharing the test database and a Redis broker.
+"""A real Celery worker in a subprocess, sharing the test database and a real broker.
 
-Used by the ``celery_worker`` tests, which .ci/run runs on PostgreSQL + Redis. Where a
-service is missing they skip locally and fail on CI (``CI`` set): on CI they must run.
+Used by the ``celery_worker`` tests, which .ci/run runs on PostgreSQL with Redis and again
+with RabbitMQ. Where a service is missing they skip locally and fail on CI (``CI`` set):
+on CI they must run.
 """
 
 from __future__ import annotations

@@ -23,16 +23,16 @@ pytestmark = [pytest.mark.celery_worker, pytest.mark.django_db(transaction=True)
 
 @pytest.fixture
 def services(settings):
-    """Redis and PostgreSQL present, an empty queue, and the shipped templates in place."""
+    """PostgreSQL and a broker (Redis or RabbitMQ), an empty queue, the shipped templates."""
     require(
         connection.vendor == "postgresql",
         "the worker shares the test database: set DATABASE_URL to PostgreSQL",
     )
     require(
-        settings.CELERY_BROKER_URL.startswith("redis://"),
-        "set CELERY_BROKER_URL to the local Redis",
+        settings.CELERY_BROKER_URL.startswith(("redis://", "amqp://")),
+        "set CELERY_BROKER_URL to the local Redis or RabbitMQ",
     )
-    require(broker_reachable(settings.CELERY_BROKER_URL), "Redis is not reachable")
+    require(broker_reachable(settings.CELERY_BROKER_URL), "the broker is not reachable")
     app.control.purge()
     # Transactional tests flush the tables, data-migration rows included: put them back.
     shipped = importlib.import_module("helpdesk_sms.migrations.0002_default_templates")
