@@ -50,12 +50,21 @@ def poll_provider(provider: Provider, now: datetime) -> int:
         provider=provider, status__in=AWAITING_REPORT, submitted_at__gte=since
     ).exclude(provider_message_id="")
     refs = sorted(
-        {ReportRef(m.provider_message_id, m.provider_job_id) for m in open_messages},
+        {
+            ReportRef(message_id, job_id)
+            for message_id, job_id in open_messages.values_list(
+                "provider_message_id", "provider_job_id"
+            )
+        },
         key=lambda ref: (ref.job_id, ref.provider_message_id),
     )
     if not refs:
         return 0
-    reports = provider.get_gateway().fetch_reports(refs)
+    gateway = provider.get_gateway()  # one kept-alive session for all of this poll's requests
+    try:
+        reports = gateway.fetch_reports(refs)
+    finally:
+        gateway.close()
     return apply_reports(provider, reports, source=Source.POLL)
 
 
