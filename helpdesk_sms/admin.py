@@ -511,6 +511,8 @@ class MessageAdmin(ReadOnlyLogAdmin):
                     "attempts",
                     "send_at",
                     "next_attempt_at",
+                    "claimed_at",
+                    "request_started_at",
                     "submitted_at",
                     "provider_message_id",
                     "provider_job_id",
