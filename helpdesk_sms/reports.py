@@ -17,7 +17,7 @@ from . import conf
 from .gateways.base import Capability, DeliveryReport, DeliveryStatus, GatewayError, ReportRef
 from .models import Message, MessageEvent, Provider
 from .states import AWAITING_REPORT, Source, Status, can_move
-from .transitions import Outcome, apply_outcomes
+from .transitions import Outcome, apply_alike_outcomes
 
 logger = logging.getLogger(__name__)
 
@@ -124,7 +124,7 @@ def apply_reports(provider: Provider, reports: list[DeliveryReport], *, source: 
                 )
             )
     with transaction.atomic():
-        moved = apply_outcomes(list(outcomes.values()), source=source)
+        moved = apply_alike_outcomes(list(outcomes.values()), source=source)
         MessageEvent.objects.bulk_create(unchanged)
     return len(moved)
 

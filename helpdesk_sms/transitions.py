@@ -284,6 +284,46 @@ def apply_outcomes(
     return moved
 
 
+def apply_alike_outcomes(outcomes: list[Outcome], *, source: str) -> list[int]:
+    """Many messages' moves where each group of alike moves (same states, same fields) is
+    one conditional ``UPDATE … RETURNING``: what delivery reports need, cheaper than
+    locking and re-reading rows. The condition on the current state keeps it forward-only
+    and never moves a message someone else moved meanwhile. Returns the moved pks.
+    """
+    groups: dict[tuple[Any, ...], list[Outcome]] = {}
+    for outcome in outcomes:
+        (expected,) = outcome.expected
+        key = (expected, outcome.to_status, tuple(sorted(outcome.fields.items())))
+        groups.setdefault(key, []).append(outcome)
+    now = timezone.now()
+    events: list[MessageEvent] = []
+    moved_all: list[int] = []
+    with transaction.atomic():
+        for (expected, to_status, fields), alike in groups.items():
+            by_pk = {o.pk: o for o in alike}
+            moved = update_returning(
+                Message.objects.filter(pk__in=by_pk),
+                {"status": to_status, "status_changed_at": now, "updated_at": now, **dict(fields)},
+                require={"status": expected},
+            )
+            events.extend(
+                MessageEvent(
+                    message_id=pk,
+                    from_status=expected,
+                    to_status=to_status,
+                    source=source,
+                    note=by_pk[pk].note,
+                    data=by_pk[pk].data,
+                    created_at=now,
+                )
+                for pk in moved
+            )
+            moved_all.extend(moved)
+            announce(moved, expected, to_status, source)
+        MessageEvent.objects.bulk_create(events)
+    return moved_all
+
+
 def _announce_one(pk: int, from_status: str, to_status: str, source: str) -> None:
     if signals.message_status_changed.has_listeners(Message):
         announce([pk], from_status, to_status, source)

@@ -89,6 +89,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     VAR_DIR.mkdir(exist_ok=True)
     # The demo's web server and Celery worker share one SQLite file: wait, don't fail, on a lock.
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    # WAL: readers never block the writer, and a commit need not wait for the disk each
+    # time (a crash may lose the last commits, never corrupt the file): the demo's web
+    # server, worker and webhook pushes share the file.
+    DATABASES["default"]["OPTIONS"]["init_command"] = (
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL"
+    )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 LANGUAGE_CODE = "en"
