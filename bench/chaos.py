@@ -137,7 +137,7 @@ class SetupError(RuntimeError):
 
 def run(args: argparse.Namespace, run_dir: Path, processes: Processes) -> int:
     began = time.time()
-    database_url = os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
+    database_url = run_database(os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL)
     fresh_database(database_url)
     redis_pid = os.environ.get("CHAOS_REDIS_PID")
     broker = Broker(
@@ -157,6 +157,7 @@ def run(args: argparse.Namespace, run_dir: Path, processes: Processes) -> int:
     import django
 
     django.setup()
+    harness_log(run_dir / "harness.log")
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0, interactive=False)
@@ -238,6 +239,29 @@ def run(args: argparse.Namespace, run_dir: Path, processes: Processes) -> int:
     return summarize(
         state, producer, jobs, sweeper, began, load_began, chaos_ended, quiet_at, ended
     )
+
+
+def harness_log(path: Path) -> None:
+    """The app's log lines from this process (the producer's saves) go to a file: the
+    console is for the run's own progress and summary."""
+    import logging
+
+    handler = logging.FileHandler(path)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(threadName)s %(levelname)s %(message)s"))
+    for name in ("helpdesk_sms", "django", "celery", "kombu"):
+        logger = logging.getLogger(name)
+        logger.handlers = [handler]
+        logger.propagate = False
+
+
+def run_database(url: str) -> str:
+    """``url``, or the same server's ``chaos`` database when ``url`` names one that is not
+    the run's to drop (a suite's ``test``): CI may export its DATABASE_URL to every step."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.path.lstrip("/") not in PROTECTED_DATABASES:
+        return url
+    print(f"chaos: not touching database {parts.path.lstrip('/')!r}; using 'chaos' on that server")
+    return parts._replace(path="/chaos").geturl()
 
 
 def fresh_database(url: str) -> None:

@@ -284,6 +284,14 @@ def _check_unknown(row: Row, report: Report, windows: list[Window], timing: Timi
                 f"queued again: {event.get('note', '')[:80]}"
             )
             return
+    if row.error_category != "ambiguous":
+        report.violations["unexplained_unknown"].append(
+            f"{label}: its error category is {row.error_category!r}, not 'ambiguous': "
+            f"{row.error_text[:80]}"
+        )
+        return
+    if not swept and report.engine_fields["exchange"] and not event.get("exchange__started_at"):
+        report.notes.append(f"{label}: answered unknown without a GatewayExchange")
     low, high = _request_span(start, event, swept, timing)
     if swept:
         causes = [
@@ -342,6 +350,12 @@ def _check_jobs(
                         f"send_sms job {job.index} ({job.gateway}) to {number}: returned, "
                         "but no such message in the database"
                     )
+        elif job.title not in tickets:
+            report.violations["lost"].append(
+                f"ticket {job.title!r} ({job.gateway}): the host's transaction returned "
+                "normally, yet neither the ticket nor its 3 messages are in the database "
+                "(rolled back without an exception reaching the host)"
+            )
         else:
             events = Counter(tickets.get(job.title, []))
             for wanted in ("ticket_created", "ticket_assigned", "task_added"):
@@ -353,7 +367,7 @@ def _check_jobs(
 
 
 def ticket_events() -> dict[str, list[str]]:
-    """Created ticket title -> the events of the messages the watcher made for it."""
+    """Title of every ticket in the database -> the events of its messages."""
     from helpdesk_sms.models import Message
     from project.demo.models import Ticket
 
@@ -416,6 +430,9 @@ def render(report: Report, extra: list[tuple[str, str]], limit: int = 12) -> str
         if found:
             lines.append(f"\n-- {kind} ({len(found)}), first {min(limit, len(found))}:")
             lines += [f"   {item}" for item in found[:limit]]
+    if report.notes:
+        lines.append(f"\n-- notes ({len(report.notes)}), not violations, first {limit}:")
+        lines += [f"   {note}" for note in report.notes[:limit]]
     explained = Counter(r.explanation for r in report.rows if r.explanation)
     if explained:
         lines.append("\n-- unknown explained by:")

@@ -148,15 +148,23 @@ def draw_plan(
     if can_freeze:
         for at in _spread(rng, max(2, round(duration / 20)), 0.1 * duration, 0.8 * duration):
             add(at, "freeze", "broker", seconds=round(rng.uniform(2.0, 5.0), 2))
-    kinds = list(GATEWAY_FAULTS)
+    slots: list[tuple[float, str, float]] = []
     for gateway in gateways:
         at = rng.uniform(1.0, 6.0)
         while True:
             length = rng.uniform(2.0, 6.0)
             if at + length > 0.92 * duration:
                 break
-            add(at, "fault", gateway, fault=rng.choice(kinds), seconds=round(length, 2))
+            slots.append((at, gateway, length))
             at += length + rng.uniform(2.0, 8.0)
+    # Dealt from shuffled decks of every kind, in time order: a run of six or more fault
+    # slots exercises every kind at least once.
+    deck: list[str] = []
+    for at, gateway, length in sorted(slots):
+        if not deck:
+            deck = list(GATEWAY_FAULTS)
+            rng.shuffle(deck)
+        add(at, "fault", gateway, fault=deck.pop(), seconds=round(length, 2))
     return sorted(actions)
 
 
