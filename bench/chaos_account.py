@@ -14,6 +14,10 @@ The checks, each a kind of violation when it finds anything:
   the simulator's log carried it, and its listener was up); also a request left
   ``sending`` that was never answered nor swept;
 * phantom: recorded accepted (or delivered…) though the gateway does not have it;
+* silent rollback: a ticket whose creating transaction returned normally to the host,
+  yet neither it nor its messages are in the database: its notifications are lost
+  without anyone being told (a cut connection inside the app's save-path savepoint makes
+  Django roll the host's transaction back silently);
 * unexplained unknown: ``unknown`` with no journal entry to account for it. An unknown
   recorded from a gateway's answer (or its silence) is explained by an ambiguous fault on
   that gateway overlapping its request; one swept from ``sending`` by a worker killed
@@ -351,7 +355,7 @@ def _check_jobs(
                         "but no such message in the database"
                     )
         elif job.title not in tickets:
-            report.violations["lost"].append(
+            report.violations["silent_rollback"].append(
                 f"ticket {job.title!r} ({job.gateway}): the host's transaction returned "
                 "normally, yet neither the ticket nor its 3 messages are in the database "
                 "(rolled back without an exception reaching the host)"
@@ -420,7 +424,7 @@ def render(report: Report, extra: list[tuple[str, str]], limit: int = 12) -> str
     label_width = max(len(k) for k, _ in extra) if extra else 0
     lines += [f"{key.ljust(label_width)}  {value}" for key, value in extra]
     lines.append("")
-    kinds = ["lost", "doubled", "stranded", "phantom", "unexplained_unknown"]
+    kinds = ["lost", "doubled", "stranded", "phantom", "unexplained_unknown", "silent_rollback"]
     for kind in kinds:
         found = report.violations.get(kind, [])
         status = "ok" if not found else "VIOLATION"
