@@ -329,9 +329,16 @@ def _check_unknown(row: Row, report: Report, windows: list[Window], timing: Timi
 def _request_span(
     start: float | None, event: dict[str, Any], swept: bool, timing: Timing
 ) -> tuple[float, float]:
-    """When the message's request may have been in flight."""
+    """When the message's request may have been in flight (or, for a sweep, its worker
+    may have died with the answer unrecorded: recording retries for a few seconds).
+
+    A gateway takes its faults when the request arrives, so a fault that began after
+    the request's read timeout ran out cannot have made it ambiguous.
+    """
     if start is not None:
-        return start - 1.0, start + timing.request + timing.slack
+        if swept:
+            return start - 1.0, start + timing.request + timing.slack
+        return start - 1.0, start + timing.request + 1.0
     at = _ts(event.get("created_at")) or 0.0
     if swept:
         return at - timing.stale - 2 * timing.sweep_every - timing.slack, at
