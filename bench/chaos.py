@@ -549,9 +549,13 @@ def settle_reports(run: Run, timeout: float) -> None:
 
 
 def engine_version() -> str:
+    """The last commit that changed the app (the run's own commits are not the engine)."""
     try:
         commit = subprocess.run(
-            ["git", "log", "-1", "--format=%h %s"], cwd=ROOT, capture_output=True, text=True
+            ["git", "log", "-1", "--format=%h %s", "--", "helpdesk_sms"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
         ).stdout.strip()
         dirty = subprocess.run(
             ["git", "status", "--porcelain", "--", "helpdesk_sms"],
