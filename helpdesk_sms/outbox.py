@@ -487,19 +487,20 @@ def record_answer(
             decide=_late_answer,
         )
         for row, _from, done in moved:
-            if done.to_status == Status.ACCEPTED:
-                report.accepted += 1
-                result = results.get(row.pk)
-                if result is not None and result.members:
-                    _record_group_members(
-                        next(m for m in messages if m.pk == row.pk), result, exchange
-                    )
-            elif done.to_status == Status.QUEUED:
-                report.retrying += 1
-            elif done.to_status == Status.UNKNOWN:
-                report.unknown += 1
-            elif done.to_status == Status.FAILED:
-                report.failed += 1
+            result = results.get(row.pk)
+            if done.to_status == Status.ACCEPTED and result is not None and result.members:
+                parent = next(m for m in messages if m.pk == row.pk)
+                _record_group_members(parent, result, exchange)
+    # Counted once committed: a write retried after a dropped connection counts once.
+    counters = {
+        Status.ACCEPTED: "accepted",
+        Status.QUEUED: "retrying",
+        Status.UNKNOWN: "unknown",
+        Status.FAILED: "failed",
+    }
+    for _row, _from, done in moved:
+        name = counters[done.to_status]
+        setattr(report, name, getattr(report, name) + 1)
     report.errors.extend(errors)
 
 
