@@ -5,11 +5,20 @@ operator can see: a message queued, or one ``suppressed``/``failed`` with the re
 phone, invalid number, broken template). Each row carries an idempotency key built from
 (event, ticket, template, audience, recipient, occurrence), so a repeated signal sends
 nothing twice.
+
+It runs on the host's save path, so it is frugal there (docs/architecture.md, "The
+ticket-save path"): the event's templates in one query, each provider and sender resolved
+once per call, every row built in memory, then one bulk insert of the messages and one of
+their first events. The unique idempotency key is what stops a repeat: there is no lookup
+before the insert, a conflict rolls the insert back and only then are the keys already
+there looked up. All of it runs in one savepoint when the host is in a transaction, so a
+failure of ours never aborts the host's.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,15 +27,18 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from . import conf
-from .compose import apply_smart_replace, compose
+from .compose import Composer, apply_smart_replace, creation_event, resolve_provider
 from .exceptions import InvalidRecipient, SmsInputError
 from .kick import dispatch_on_commit
-from .models import Audience, Event, Message, NotificationTemplate
+from .models import Audience, Event, Message, MessageEvent, NotificationTemplate, Provider
 from .rendering import TemplateRenderError, render
+from .savepoints import inside_host_transaction
 from .states import Status
-from .transitions import record_creation
 
 logger = logging.getLogger(__name__)
+
+#: Tries of the slow path after a conflict (each try loses only to a concurrent notify).
+CONFLICT_TRIES = 3
 
 
 @dataclass
@@ -38,6 +50,14 @@ class Target:
     name: str = ""
     missing_reason: str = ""  # why there is no number (suppressed with this reason)
     group: Any = None
+
+
+@dataclass
+class Draft:
+    """A message built in memory and the note for its first event."""
+
+    message: Message
+    note: str
 
 
 def notify(
@@ -60,11 +80,43 @@ def notify(
     if occurrence is None:
         task = context.get("task")
         occurrence = f"task-{task.pk}" if task is not None and task.pk else ""
-    ticket_type = ContentType.objects.get_for_model(ticket, for_concrete_model=False)
-    templates = NotificationTemplate.objects.filter(event=event, is_active=True).select_related(
-        "provider", "sender", "group"
+    drafts: list[Draft] = []
+    try:
+        with inside_host_transaction():
+            drafts = _drafts(event, ticket, occurrence, provider, context)
+            _insert(drafts)
+        created = [draft.message for draft in drafts]
+    except IntegrityError:  # some of these keys are there already: a repeated event
+        created = _insert_missing(drafts)
+    for message in created:
+        if message.status in (Status.FAILED, Status.SUPPRESSED):
+            logger.warning(
+                "helpdesk_sms: %s message %s for %r: %s",
+                message.status,
+                message.pk,
+                ticket,
+                message.error_text,
+            )
+    if any(m.status == Status.QUEUED for m in created):
+        dispatch_on_commit()
+    return created
+
+
+def _drafts(
+    event: str, ticket: Any, occurrence: str, provider: Any, context: dict[str, Any]
+) -> list[Draft]:
+    """Every message the event calls for, unsaved: the reads of one notify, all here."""
+    templates = list(
+        NotificationTemplate.objects.filter(event=event, is_active=True).select_related(
+            "provider__default_sender", "sender", "group"
+        )
     )
-    created: list[Message] = []
+    if not templates:
+        return []
+    ticket_type = ContentType.objects.get_for_model(ticket, for_concrete_model=False)
+    routes = Routes(provider)
+    now = timezone.now()
+    drafts = []
     for template in templates:
         for target in _targets(template, ticket, context):
             key = ":".join(
@@ -78,14 +130,108 @@ def notify(
                     occurrence,
                 ]
             )
-            message = _create_once(
-                key, template, target, ticket, ticket_type, event, context, provider
+            fields = dict(
+                idempotency_key=key,
+                event=event,
+                audience=template.audience,
+                template=template,
+                registered_template_id=template.registered_template_id,
+                ticket_type=ticket_type,
+                ticket_id=str(ticket.pk),
             )
-            if message is not None:
-                created.append(message)
-    if any(m.status == Status.QUEUED for m in created):
-        dispatch_on_commit()
-    return created
+            drafts.append(_build(template, target, ticket, event, context, fields, routes, now))
+    return drafts
+
+
+def _insert(drafts: Sequence[Draft]) -> None:
+    """The drafts' messages and their first events: two statements, however many there are.
+
+    In autocommit this is a transaction of its own (a message never lacks its first event);
+    in the host's transaction it joins the caller's savepoint rather than nesting another.
+    An IntegrityError leaves it to that savepoint to roll back.
+    """
+    if not drafts:
+        return
+    with transaction.atomic(savepoint=False):
+        Message.objects.bulk_create([draft.message for draft in drafts])
+        MessageEvent.objects.bulk_create(
+            [creation_event(draft.message, draft.note) for draft in drafts]
+        )
+
+
+def _insert_missing(drafts: Sequence[Draft]) -> list[Message]:
+    """After a conflict: insert the drafts whose keys are not there yet, and return them.
+
+    Rare (a repeated event, or one racing another), so it may cost a lookup. A concurrent
+    notify can still win between the lookup and the insert; then look again.
+    """
+    keys = [draft.message.idempotency_key for draft in drafts]
+    for _ in range(CONFLICT_TRIES):
+        for draft in drafts:  # the failed insert may have numbered some of them
+            draft.message.pk = None
+            draft.message._state.adding = True
+        try:
+            with inside_host_transaction():
+                existing = set(
+                    Message.objects.filter(idempotency_key__in=keys).values_list(
+                        "idempotency_key", flat=True
+                    )
+                )
+                missing = [d for d in drafts if d.message.idempotency_key not in existing]
+                _insert(missing)
+            return [draft.message for draft in missing]
+        except IntegrityError:
+            continue
+    logger.warning("helpdesk_sms: gave up inserting %s after repeated conflicts", keys)
+    return []
+
+
+class Routes:
+    """Providers and senders resolved once per notify, however many templates and targets.
+
+    A resolution that fails is kept too: every message it concerns fails with that reason.
+    """
+
+    def __init__(self, default: Provider | str | None) -> None:
+        self.default = default
+        self._providers: dict[Any, Provider | SmsInputError] = {}
+        self._composers: dict[Any, Composer | SmsInputError] = {}
+
+    def composer(self, template: NotificationTemplate, now: Any) -> Composer:
+        """The template's route: its own provider/sender, else the notify's provider."""
+        provider = template.provider or (None if template.sender else self.default)
+        key = (self._provider_key(provider), template.sender_id)
+        found = self._composers.get(key)
+        if found is None:
+            try:
+                chosen = self._provider(provider)
+                found = Composer.start(provider=chosen, sender=template.sender, now=now)
+            except SmsInputError as exc:
+                found = exc
+            self._composers[key] = found
+        if isinstance(found, SmsInputError):
+            raise found
+        return found
+
+    @staticmethod
+    def _provider_key(provider: Any) -> Any:
+        return ("pk", provider.pk) if isinstance(provider, Provider) else ("name", provider)
+
+    def _provider(self, provider: Any) -> Provider | str | None:
+        """A Provider for a name or None (one lookup each); an instance as it is."""
+        if isinstance(provider, Provider):
+            return provider
+        key = self._provider_key(provider)
+        found = self._providers.get(key)
+        if found is None:
+            try:
+                found = resolve_provider(provider)
+            except SmsInputError as exc:
+                found = exc
+            self._providers[key] = found
+        if isinstance(found, SmsInputError):
+            raise found
+        return found
 
 
 def _targets(template: NotificationTemplate, ticket: Any, context: dict[str, Any]) -> list[Target]:
@@ -123,45 +269,6 @@ def _targets(template: NotificationTemplate, ticket: Any, context: dict[str, Any
     ]
 
 
-def _create_once(
-    key: str,
-    template: NotificationTemplate,
-    target: Target,
-    ticket: Any,
-    ticket_type: ContentType,
-    event: str,
-    context: dict[str, Any],
-    provider: Any = None,
-) -> Message | None:
-    if Message.objects.filter(idempotency_key=key).exists():
-        return None
-    fields = dict(
-        idempotency_key=key,
-        event=event,
-        audience=template.audience,
-        template=template,
-        registered_template_id=template.registered_template_id,
-        ticket_type=ticket_type,
-        ticket_id=str(ticket.pk),
-    )
-    message, note = _build(template, target, ticket, event, context, fields, provider)
-    try:
-        with transaction.atomic():  # a savepoint: a duplicate must not break the host's txn
-            message.save()
-            record_creation(message, note=note)
-    except IntegrityError:
-        return None  # a concurrent notify created it first
-    if message.status in (Status.FAILED, Status.SUPPRESSED):
-        logger.warning(
-            "helpdesk_sms: %s message %s for %r: %s",
-            message.status,
-            message.pk,
-            ticket,
-            message.error_text,
-        )
-    return message
-
-
 def _build(
     template: NotificationTemplate,
     target: Target,
@@ -169,10 +276,10 @@ def _build(
     event: str,
     context: dict[str, Any],
     fields: dict[str, Any],
-    provider: Any = None,
-) -> tuple[Message, str]:
+    routes: Routes,
+    now: Any,
+) -> Draft:
     """The message to store and a note for its first event; never raises for bad input."""
-    now = timezone.now()
     template_context = {
         **context,
         "ticket": ticket,
@@ -182,38 +289,25 @@ def _build(
     try:
         body = render(template.body, template_context)
     except TemplateRenderError as exc:
-        return _unsent(Status.FAILED, "template", str(exc), target, fields, now), "not sent"
+        return Draft(_unsent(Status.FAILED, "template", str(exc), target, fields, now), "not sent")
     body, replaced_note = apply_smart_replace(body, template.smart_replace or None)
     if target.group is None and not target.phone:
-        return _unsent(
-            Status.SUPPRESSED,
-            "no_recipient",
-            f"Not sent: {target.missing_reason}.",
-            target,
-            fields,
-            now,
-            body=body,
-        ), "not sent"
+        reason = f"Not sent: {target.missing_reason}."
+        unsent = _unsent(Status.SUPPRESSED, "no_recipient", reason, target, fields, now, body)
+        return Draft(unsent, "not sent")
     try:
-        message = compose(
-            to=target.phone,
-            body=body,
-            provider=template.provider or (None if template.sender else provider),
-            sender=template.sender,
-            group=target.group,
-            now=now,
-            **fields,
-        )
+        composer = routes.composer(template, now)
+        message = composer.message(to=target.phone, body=body, group=target.group, **fields)
     except InvalidRecipient as exc:
-        return _unsent(
-            Status.SUPPRESSED, "invalid_recipient", str(exc), target, fields, now, body=body
-        ), "not sent"
+        unsent = _unsent(
+            Status.SUPPRESSED, "invalid_recipient", str(exc), target, fields, now, body
+        )
+        return Draft(unsent, "not sent")
     except SmsInputError as exc:
-        return _unsent(
-            Status.FAILED, "invalid_input", str(exc), target, fields, now, body=body
-        ), "not sent"
+        unsent = _unsent(Status.FAILED, "invalid_input", str(exc), target, fields, now, body)
+        return Draft(unsent, "not sent")
     note = f"queued by template {template.name!r}"
-    return message, "; ".join(filter(None, [note, replaced_note]))
+    return Draft(message, "; ".join(filter(None, [note, replaced_note])))
 
 
 def _unsent(

@@ -1,11 +1,19 @@
-"""Run our work on the host's save path so that it can never abort the host's transaction."""
+"""Run our work on the host's save path so that it can never abort the host's transaction.
+
+The rule: every query of ours on the host's save path runs in exactly one savepoint of ours
+when the host is in a transaction, and in none when it is in autocommit. Exactly one, not
+one per layer: each SAVEPOINT and RELEASE is a statement the host's save pays for, and a
+failure is caught right where the savepoint it needs was taken (``notify`` takes its own;
+the receivers and integrations around it take none unless they query themselves).
+"""
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from typing import Any
 
-from django.db import connections, transaction
+from django.db import connections, models, transaction
 
 
 @contextlib.contextmanager
@@ -22,3 +30,20 @@ def inside_host_transaction(using: str = "default") -> Iterator[None]:
             yield
     else:
         yield
+
+
+def related(instance: models.Model, name: str, using: str = "default") -> Any:
+    """``instance.<name>`` (a foreign key), loaded in a savepoint if it is not in memory yet.
+
+    Usually it is (the host assigned an object) and this costs nothing; a lazy load is a
+    query of ours on the host's save path, so it gets the savepoint any of ours gets.
+    """
+    field = instance._meta.get_field(name)
+    if (
+        not getattr(field, "many_to_one", False)
+        or field.is_cached(instance)
+        or getattr(instance, field.attname) is None
+    ):
+        return getattr(instance, name, None)
+    with inside_host_transaction(using):
+        return getattr(instance, name, None)
