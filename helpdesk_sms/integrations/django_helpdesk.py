@@ -36,7 +36,7 @@ from django.db import connections, transaction
 from django.db.models.signals import post_save
 
 from .. import conf, resolvers, signals
-from ..savepoints import inside_host_transaction
+from ..savepoints import inside_host_transaction, related
 from .model_watcher import AssigneeChange, AssigneeTracker
 
 logger = logging.getLogger(__name__)
@@ -79,18 +79,20 @@ def is_enabled() -> bool:
     return installed if enabled is None else bool(enabled) and installed
 
 
-def never_raise(func: Callable[..., None]) -> Callable[..., None]:
+def never_raise(func: Callable[..., Any]) -> Callable[..., None]:
     """A receiver that logs its failures: a helpdesk save must never fail because of SMS.
 
-    The savepoint matters as much as the except: a database error inside the host's
-    transaction would otherwise abort it, and the ticket save with it.
+    It takes no savepoint itself: most of these receivers read nothing from the database
+    (what they need is in memory), and notify takes its own for its queries. Where one does
+    read, it does so through :func:`_in_savepoint` or ``savepoints.related``, because a
+    database error inside the host's transaction would otherwise abort it, and the ticket
+    save with it.
     """
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> None:
         try:
-            with inside_host_transaction(kwargs.get("using") or "default"):
-                func(*args, **kwargs)
+            func(*args, **kwargs)
         except Exception:
             logger.exception("helpdesk_sms: django-helpdesk %s failed", func.__name__)
 
@@ -208,7 +210,45 @@ def _queue_sends(ticket: Any) -> bool:
 
 
 def _queue_provider(ticket: Any) -> str | None:
-    return (helpdesk_settings()["QUEUE_PROVIDERS"] or {}).get(_queue_slug(ticket))
+    providers = helpdesk_settings()["QUEUE_PROVIDERS"] or {}
+    return providers.get(_queue_slug(ticket)) if providers else None
+
+
+def _in_memory(ticket: Any) -> bool:
+    """Whether what :func:`ticket_context` reads is loaded: then it runs no query at all.
+
+    The form or view that saved the ticket assigned its queue and owner as objects, and the
+    current Site is cached after its first use; so this is the usual case, and it costs the
+    save no savepoint.
+    """
+    from django.conf import settings
+    from django.contrib.sites.models import SITE_CACHE
+
+    fields = type(ticket)._meta
+    for name in ("queue", "assigned_to"):
+        field = fields.get_field(name)
+        if getattr(ticket, field.attname) is not None and not field.is_cached(ticket):
+            return False
+    return getattr(settings, "SITE_ID", None) in SITE_CACHE
+
+
+def _in_savepoint(compute: Callable[[], Any], ticket: Any) -> Any:
+    """``compute()``, in a savepoint when it may read the host's tables (see _in_memory)."""
+    if _in_memory(ticket):
+        return compute()
+    with inside_host_transaction():
+        return compute()
+
+
+def _signal_kwargs(ticket: Any, followup: Any = None) -> dict[str, Any] | None:
+    """What our signal carries for ``ticket``; None when its queue sends no SMS."""
+
+    def compute() -> dict[str, Any] | None:
+        if not _queue_sends(ticket):
+            return None
+        return {"provider": _queue_provider(ticket), **ticket_context(ticket, followup)}
+
+    return _in_savepoint(compute, ticket)
 
 
 # -- ticket created --------------------------------------------------------------------
@@ -233,11 +273,13 @@ def _new_ticket_done(sender: Any, ticket: Any, **kwargs: Any) -> None:
 
 
 @never_raise
-def _custom_field_saved(sender: Any, instance: Any, raw: bool = False, **kwargs: Any) -> None:
+def _custom_field_saved(
+    sender: Any, instance: Any, raw: bool = False, using: str = "default", **kwargs: Any
+) -> None:
     """The phone custom field of a ticket being created: the customer can be told now."""
-    if raw or instance.field.name != helpdesk_settings()["PHONE_FIELD"]:
+    if raw or related(instance, "field", using).name != helpdesk_settings()["PHONE_FIELD"]:
         return
-    ticket = instance.ticket
+    ticket = related(instance, "ticket", using)
     if ticket.__dict__.get(NEW):
         _announce_created(ticket)
 
@@ -247,29 +289,24 @@ def _announce_created(ticket: Any) -> None:
     if ticket.__dict__.get(ANNOUNCED):
         return
     ticket.__dict__[ANNOUNCED] = True
-    if not _queue_sends(ticket):
-        return
-    signals.ticket_created.send(
-        sender=type(ticket),
-        ticket=ticket,
-        provider=_queue_provider(ticket),
-        **ticket_context(ticket),
-    )
+    kwargs = _signal_kwargs(ticket)
+    if kwargs is not None:
+        signals.ticket_created.send(sender=type(ticket), ticket=ticket, **kwargs)
 
 
 # -- ticket assigned -------------------------------------------------------------------
 
 
 def _assigned(ticket: Any, change: AssigneeChange) -> None:
-    if not _queue_sends(ticket):
+    kwargs = _signal_kwargs(ticket)
+    if kwargs is None:
         return
     signals.ticket_assigned.send(
         sender=type(ticket),
         ticket=ticket,
-        assignee=ticket.assigned_to,
+        assignee=ticket.assigned_to,  # loaded by _signal_kwargs
         occurrence=change.occurrence,
-        provider=_queue_provider(ticket),
-        **ticket_context(ticket),
+        **kwargs,
     )
 
 
@@ -281,7 +318,7 @@ def followup_acknowledges_customer(followup: Any) -> bool:
     mode = helpdesk_settings()["FOLLOWUPS"]
     if mode == "none" or not (followup.public or mode == "all"):
         return False
-    ticket = followup.ticket
+    ticket = related(followup, "ticket")
     closing = followup.new_status in (ticket.RESOLVED_STATUS, ticket.CLOSED_STATUS)
     if not (followup.comment or closing):
         return False
@@ -293,9 +330,9 @@ def _is_opening(followup: Any) -> bool:
     ticket = followup.ticket
     if not ticket.__dict__.get(NEW):
         return False
-    return (
-        not type(followup)._default_manager.filter(ticket=ticket).exclude(pk=followup.pk).exists()
-    )
+    with inside_host_transaction():  # a query of ours on the host's save path
+        others = type(followup)._default_manager.filter(ticket=ticket).exclude(pk=followup.pk)
+        return not others.exists()
 
 
 @never_raise
@@ -305,15 +342,10 @@ def _followup_saved(
     if not created or raw or not followup_acknowledges_customer(instance):
         return
     ticket = instance.ticket
-    if not _queue_sends(ticket):
+    signal_kwargs = _signal_kwargs(ticket, instance)
+    if signal_kwargs is None:
         return
-    signals.task_added.send(
-        sender=type(ticket),
-        ticket=ticket,
-        task=instance,
-        provider=_queue_provider(ticket),
-        **ticket_context(ticket, instance),
-    )
+    signals.task_added.send(sender=type(ticket), ticket=ticket, task=instance, **signal_kwargs)
 
 
 # -- checks ----------------------------------------------------------------------------
