@@ -7,9 +7,12 @@ import logging
 import pytest
 
 from helpdesk_sms import signals
+from helpdesk_sms.integrations import model_watcher
 from helpdesk_sms.models import Message, NotificationTemplate
 from helpdesk_sms.states import Status
 from project.demo.models import Task, Ticket
+
+from .querycount import Added, added, app_disabled, captured
 
 pytestmark = pytest.mark.django_db
 
@@ -214,3 +217,153 @@ def test_a_repeated_signal_after_the_phone_was_retyped_sends_nothing_twice(memor
     signals.ticket_created.send(sender=Ticket, ticket=ticket)
 
     assert Message.objects.count() == 1
+
+
+# -- the ticket-save path: what a save costs, and that a repeat still texts nobody -----------
+
+#: What the app may add to a save of the demo's ticket (docs/architecture.md, "The
+#: ticket-save path"). Queries: SELECT/INSERT; savepoints: SAVEPOINT and RELEASE (or, in
+#: autocommit, the BEGIN and COMMIT around the inserts).
+BUDGET = {
+    # templates, provider with its sender, INSERT messages, INSERT events; one savepoint.
+    "create": Added(statements=6, queries=4),
+    # the tracker's read (stored assignee + newest assignment message) in a savepoint of
+    # its own; then templates, the agent's profile, provider, two INSERTs in notify's.
+    "assign": Added(statements=10, queries=6),
+}
+#: In autocommit the tracker's read needs no savepoint (there is nothing to abort).
+AUTOCOMMIT_BUDGET = {"create": Added(6, 4), "assign": Added(8, 6)}
+
+
+def create_then_assign(agent, *, atomic: bool) -> dict[str, list[str]]:
+    """The SQL of creating a ticket, then of assigning it, each a save of its own."""
+    sql = {}
+    ticket = None
+
+    def create() -> None:
+        nonlocal ticket
+        ticket = make_ticket()
+
+    def assign() -> None:
+        ticket.assigned_to = agent
+        ticket.save()
+
+    sql["create"] = captured(create, atomic=atomic)
+    sql["assign"] = captured(assign, atomic=atomic)
+    return sql
+
+
+def measure_save_path(agent, *, atomic: bool) -> dict[str, Added]:
+    make_ticket()  # as in any running site: the ticket's ContentType is cached
+    with_app = create_then_assign(agent, atomic=atomic)
+    assert [m.event for m in Message.objects.order_by("pk")][-2:] == [
+        "ticket_created",
+        "ticket_assigned",
+    ]
+    assert set(Message.objects.values_list("status", flat=True)) == {Status.QUEUED}
+    with app_disabled(model_watcher.active.disconnect, model_watcher.active.connect):
+        without_app = create_then_assign(agent, atomic=atomic)
+    return {step: added(with_app[step], without_app[step]) for step in with_app}
+
+
+def within(found: Added, budget: Added) -> bool:
+    return found.statements <= budget.statements and found.queries <= budget.queries
+
+
+def test_creating_and_assigning_a_ticket_adds_at_most_six_queries_each(memory_provider, agent):
+    found = measure_save_path(agent, atomic=True)  # as the admin and ATOMIC_REQUESTS save
+
+    assert found["create"].queries <= 6 and found["assign"].queries <= 6
+    assert within(found["create"], BUDGET["create"]), found
+    assert within(found["assign"], BUDGET["assign"]), found
+
+
+@pytest.mark.django_db(transaction=True)
+def test_in_autocommit_creating_and_assigning_a_ticket_adds_at_most_six_queries_each(
+    shipped_templates, memory_provider, agent
+):
+    found = measure_save_path(agent, atomic=False)
+
+    assert found["create"].queries <= 6 and found["assign"].queries <= 6
+    assert within(found["create"], AUTOCOMMIT_BUDGET["create"]), found
+    assert within(found["assign"], AUTOCOMMIT_BUDGET["assign"]), found
+
+
+def test_a_save_that_assigns_nobody_adds_no_query(memory_provider):
+    ticket = make_ticket()
+
+    def retitle() -> None:
+        ticket.title = "Printer jammed again"
+        ticket.save()
+
+    with_app = captured(retitle, atomic=True)
+    with app_disabled(model_watcher.active.disconnect, model_watcher.active.connect):
+        without_app = captured(retitle, atomic=True)
+
+    assert added(with_app, without_app) == Added(0, 0)
+
+
+def test_a_repeated_assignment_signal_texts_nobody_and_logs_no_error(
+    memory_provider, agent, caplog
+):
+    ticket = make_ticket(assigned_to=agent)
+    occurrence = Message.objects.get(audience="assignee").idempotency_key.rsplit(":", 1)[1]
+
+    with caplog.at_level(logging.WARNING, logger="helpdesk_sms"):
+        signals.ticket_assigned.send(
+            sender=Ticket, ticket=ticket, assignee=agent, occurrence=occurrence
+        )
+
+    assert Message.objects.filter(audience="assignee").count() == 1
+    assert caplog.text == ""
+
+
+def test_a_repeated_event_inside_the_hosts_transaction_leaves_it_usable(memory_provider):
+    """On PostgreSQL the refused insert would abort the host's transaction without our
+    savepoint; the host's next query proves it did not."""
+    from django.db import transaction
+
+    with transaction.atomic():
+        ticket = make_ticket()
+        signals.ticket_created.send(sender=Ticket, ticket=ticket)
+        ticket.title = "Printer jammed (tray 2)"
+        ticket.save()
+        Task.objects.create(ticket=ticket, title="Replace toner")
+
+    assert Ticket.objects.get(pk=ticket.pk).title == "Printer jammed (tray 2)"
+    assert sorted(Message.objects.values_list("event", flat=True)) == [
+        "task_added",
+        "ticket_created",
+    ]
+
+
+def test_a_repeated_group_event_texts_only_the_member_added_since(memory_provider):
+    from helpdesk_sms.models import Contact, RecipientGroup
+
+    group = RecipientGroup.objects.create(name="Managers")
+    group.members.add(Contact.objects.create(name="Meera", phone="+919812345601"))
+    NotificationTemplate.objects.create(
+        name="Managers", event="ticket_created", audience="group", group=group, body="New: #1"
+    )
+    ticket = make_ticket()
+    group.members.add(Contact.objects.create(name="Kiran", phone="+919812345602"))
+
+    signals.ticket_created.send(sender=Ticket, ticket=ticket)  # the same event again
+
+    assert sorted(Message.objects.values_list("recipient", flat=True)) == [
+        "+919812345601",
+        "+919812345602",
+        "+919812345678",
+    ]
+    assert all(m.events.count() == 1 for m in Message.objects.all())
+
+
+def test_a_broken_template_does_not_keep_the_others_from_sending(memory_provider, agent):
+    NotificationTemplate.objects.create(
+        name="Broken", event="ticket_assigned", audience="assignee", body="{% if %}"
+    )
+
+    make_ticket(assigned_to=agent)
+
+    statuses = sorted(Message.objects.filter(audience="assignee").values_list("status", flat=True))
+    assert statuses == [Status.FAILED, Status.QUEUED]

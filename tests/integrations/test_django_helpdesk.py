@@ -34,6 +34,7 @@ from helpdesk_sms.integrations import django_helpdesk
 from helpdesk_sms.models import Message, NotificationTemplate, Provider, SenderID
 from helpdesk_sms.states import Status
 
+from ..querycount import Added, added, app_disabled, captured
 from .conftest import deliver
 
 pytestmark = pytest.mark.django_db
@@ -622,3 +623,58 @@ def test_the_readme_example_templates_render_as_documented(
     ]
     assert len(deliver(canlog_sim)) == 2  # the customer twice (one number), the agent once
     assert_delivered(*Message.objects.all())
+
+
+# -- the ticket-save path: what the app adds to a helpdesk save -------------------------
+
+#: What the app may add to creating a ticket with its phone custom field, and to assigning
+#: it (docs/architecture.md, "The ticket-save path"). Creating reads the phone custom field
+#: too (the resolver's query); assigning is the demo model's budget.
+HELPDESK_BUDGET = {"create": Added(statements=7, queries=5), "assign": Added(10, 6)}
+
+
+def test_creating_and_assigning_a_helpdesk_ticket_adds_at_most_six_queries_each(
+    support, phone_field, agent, sms_provider
+):
+    def create_then_assign() -> dict[str, list[str]]:
+        ticket = None
+
+        def create() -> None:  # as a form or e-mail import does: the ticket, then its phone
+            nonlocal ticket
+            ticket = Ticket.objects.create(title="Printer jammed", queue=support)
+            TicketCustomFieldValue.objects.create(
+                ticket=ticket, field=phone_field, value="98123 45678"
+            )
+
+        def assign() -> None:
+            ticket.assigned_to = agent
+            ticket.save()
+
+        return {"create": captured(create, atomic=True), "assign": captured(assign, atomic=True)}
+
+    create_then_assign()  # as in any running site: the ContentType and the Site are cached
+    with_app = create_then_assign()
+    assert [m.event for m in Message.objects.order_by("pk")][-2:] == [
+        "ticket_created",
+        "ticket_assigned",
+    ]
+    with app_disabled(django_helpdesk.disconnect, django_helpdesk.connect):
+        without_app = create_then_assign()
+    found = {step: added(with_app[step], without_app[step]) for step in with_app}
+
+    assert found["create"].queries <= 6 and found["assign"].queries <= 6
+    for step, budget in HELPDESK_BUDGET.items():
+        assert found[step].statements <= budget.statements, found
+        assert found[step].queries <= budget.queries, found
+
+
+def test_a_helpdesk_save_that_assigns_nobody_adds_no_query(ticket):
+    def retitle() -> None:
+        ticket.title = "Printer jammed (tray 2)"
+        ticket.save()
+
+    with_app = captured(retitle, atomic=True)
+    with app_disabled(django_helpdesk.disconnect, django_helpdesk.connect):
+        without_app = captured(retitle, atomic=True)
+
+    assert added(with_app, without_app) == Added(0, 0)
