@@ -9,16 +9,19 @@ nothing twice.
 It runs on the host's save path, so it is frugal there (docs/architecture.md, "The
 ticket-save path"): the event's templates in one query, each provider and sender resolved
 once per call, every row built in memory, then one bulk insert of the messages and one of
-their first events. The unique idempotency key is what stops a repeat: there is no lookup
-before the insert, a conflict rolls the insert back and only then are the keys already
-there looked up. All of it runs in one savepoint when the host is in a transaction, so a
-failure of ours never aborts the host's.
+their first events; the events of one save (a ticket created already assigned) share all
+of that (:func:`one_pass`). The unique idempotency key is what stops a repeat: there is no
+lookup before the insert, a conflict rolls the insert back and only then are the keys
+already there looked up. All of it runs in one savepoint when the host is in a
+transaction, so a failure of ours never aborts the host's.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,6 +61,22 @@ class Draft:
 
     message: Message
     note: str
+    ticket: Any = None  # for the log
+
+
+@dataclass
+class Request:
+    """One event to announce: what ``notify`` was called with."""
+
+    event: str
+    ticket: Any
+    occurrence: str
+    provider: Any
+    context: dict[str, Any]
+
+
+#: The requests collected by the innermost :func:`one_pass` (None: notify runs at once).
+_pending: ContextVar[list[Request] | None] = ContextVar("helpdesk_sms_pending", default=None)
 
 
 def notify(
@@ -75,26 +94,78 @@ def notify(
     kind on one ticket; by default the task's pk for task_added, else nothing.
     ``provider`` (a Provider or its name) sends through that provider the templates that
     name neither a provider nor a sender of their own (e.g. a provider per helpdesk queue).
+    Inside :func:`one_pass` the event waits for the pass and this returns ``[]``.
     """
     event = Event(event)
     if occurrence is None:
         task = context.get("task")
         occurrence = f"task-{task.pk}" if task is not None and task.pk else ""
+    request = Request(event, ticket, occurrence, provider, context)
+    pending = _pending.get()
+    if pending is not None:
+        pending.append(request)
+        return []
+    return _run([request])
+
+
+@contextlib.contextmanager
+def one_pass() -> Iterator[None]:
+    """Announce the events notified inside together, when the block ends; never raises.
+
+    For the events of one save (a ticket created already assigned): one template query for
+    all of them, each provider resolved once, one insert of all their messages. A failure
+    of the pass is not theirs alone to bear: each event is then tried on its own, so one
+    that fails (a resolver raising, say) does not keep the others from being sent.
+    """
+    if _pending.get() is not None:  # inside another pass: that one announces them
+        yield
+        return
+    pending: list[Request] = []
+    token = _pending.set(pending)
+    try:
+        yield
+    finally:
+        _pending.reset(token)
+    if not pending:
+        return
+    try:
+        _run(pending)
+        return
+    except Exception:
+        if len(pending) == 1:
+            _log_failure(pending[0])
+            return
+        logger.debug("helpdesk_sms: one pass failed; announcing each event alone", exc_info=True)
+    for request in pending:
+        try:
+            _run([request])
+        except Exception:
+            _log_failure(request)
+
+
+def _log_failure(request: Request) -> None:
+    logger.exception("helpdesk_sms: %s notification for %r failed", request.event, request.ticket)
+
+
+def _run(requests: Sequence[Request]) -> list[Message]:
+    """Build and insert the messages of ``requests``: their reads and writes in one savepoint."""
     drafts: list[Draft] = []
     try:
         with inside_host_transaction():
-            drafts = _drafts(event, ticket, occurrence, provider, context)
+            drafts = _drafts(requests)
             _insert(drafts)
         created = [draft.message for draft in drafts]
     except IntegrityError:  # some of these keys are there already: a repeated event
         created = _insert_missing(drafts)
-    for message in created:
-        if message.status in (Status.FAILED, Status.SUPPRESSED):
+    inserted = {id(message) for message in created}
+    for draft in drafts:
+        message = draft.message
+        if id(message) in inserted and message.status in (Status.FAILED, Status.SUPPRESSED):
             logger.warning(
                 "helpdesk_sms: %s message %s for %r: %s",
                 message.status,
                 message.pk,
-                ticket,
+                draft.ticket,
                 message.error_text,
             )
     if any(m.status == Status.QUEUED for m in created):
@@ -102,44 +173,46 @@ def notify(
     return created
 
 
-def _drafts(
-    event: str, ticket: Any, occurrence: str, provider: Any, context: dict[str, Any]
-) -> list[Draft]:
-    """Every message the event calls for, unsaved: the reads of one notify, all here."""
-    templates = list(
-        NotificationTemplate.objects.filter(event=event, is_active=True).select_related(
-            "provider__default_sender", "sender", "group"
-        )
-    )
-    if not templates:
-        return []
-    ticket_type = ContentType.objects.get_for_model(ticket, for_concrete_model=False)
-    routes = Routes(provider)
+def _drafts(requests: Sequence[Request]) -> list[Draft]:
+    """Every message the requests call for, unsaved: all the reads of one pass are here."""
+    templates: dict[str, list[NotificationTemplate]] = {}
+    for template in NotificationTemplate.objects.filter(
+        event__in={r.event for r in requests}, is_active=True
+    ).select_related("provider__default_sender", "sender", "group"):
+        templates.setdefault(template.event, []).append(template)
+    routes = Routes()
     now = timezone.now()
     drafts = []
-    for template in templates:
-        for target in _targets(template, ticket, context):
-            key = ":".join(
-                [
-                    event,
-                    str(ticket_type.pk),
-                    str(ticket.pk),
-                    str(template.pk),
-                    template.audience,
-                    target.key,
-                    occurrence,
-                ]
-            )
-            fields = dict(
-                idempotency_key=key,
-                event=event,
-                audience=template.audience,
-                template=template,
-                registered_template_id=template.registered_template_id,
-                ticket_type=ticket_type,
-                ticket_id=str(ticket.pk),
-            )
-            drafts.append(_build(template, target, ticket, event, context, fields, routes, now))
+    for request in requests:
+        if not templates.get(request.event):
+            continue
+        ticket = request.ticket
+        ticket_type = ContentType.objects.get_for_model(ticket, for_concrete_model=False)
+        for template in templates[request.event]:
+            for target in _targets(template, ticket, request.context):
+                key = ":".join(
+                    [
+                        request.event,
+                        str(ticket_type.pk),
+                        str(ticket.pk),
+                        str(template.pk),
+                        template.audience,
+                        target.key,
+                        request.occurrence,
+                    ]
+                )
+                fields = dict(
+                    idempotency_key=key,
+                    event=request.event,
+                    audience=template.audience,
+                    template=template,
+                    registered_template_id=template.registered_template_id,
+                    ticket_type=ticket_type,
+                    ticket_id=str(ticket.pk),
+                )
+                draft = _build(template, target, request, fields, routes, now)
+                draft.ticket = ticket
+                drafts.append(draft)
     return drafts
 
 
@@ -187,19 +260,18 @@ def _insert_missing(drafts: Sequence[Draft]) -> list[Message]:
 
 
 class Routes:
-    """Providers and senders resolved once per notify, however many templates and targets.
+    """Providers and senders resolved once per pass, however many templates and targets.
 
     A resolution that fails is kept too: every message it concerns fails with that reason.
     """
 
-    def __init__(self, default: Provider | str | None) -> None:
-        self.default = default
+    def __init__(self) -> None:
         self._providers: dict[Any, Provider | SmsInputError] = {}
         self._composers: dict[Any, Composer | SmsInputError] = {}
 
-    def composer(self, template: NotificationTemplate, now: Any) -> Composer:
-        """The template's route: its own provider/sender, else the notify's provider."""
-        provider = template.provider or (None if template.sender else self.default)
+    def composer(self, template: NotificationTemplate, default: Any, now: Any) -> Composer:
+        """The template's route: its own provider/sender, else ``default`` (notify's)."""
+        provider = template.provider or (None if template.sender else default)
         key = (self._provider_key(provider), template.sender_id)
         found = self._composers.get(key)
         if found is None:
@@ -217,7 +289,7 @@ class Routes:
     def _provider_key(provider: Any) -> Any:
         return ("pk", provider.pk) if isinstance(provider, Provider) else ("name", provider)
 
-    def _provider(self, provider: Any) -> Provider | str | None:
+    def _provider(self, provider: Any) -> Provider:
         """A Provider for a name or None (one lookup each); an instance as it is."""
         if isinstance(provider, Provider):
             return provider
@@ -272,18 +344,16 @@ def _targets(template: NotificationTemplate, ticket: Any, context: dict[str, Any
 def _build(
     template: NotificationTemplate,
     target: Target,
-    ticket: Any,
-    event: str,
-    context: dict[str, Any],
+    request: Request,
     fields: dict[str, Any],
     routes: Routes,
     now: Any,
 ) -> Draft:
     """The message to store and a note for its first event; never raises for bad input."""
     template_context = {
-        **context,
-        "ticket": ticket,
-        "event": event,
+        **request.context,
+        "ticket": request.ticket,
+        "event": request.event,
         "recipient_name": target.name,
     }
     try:
@@ -296,7 +366,7 @@ def _build(
         unsent = _unsent(Status.SUPPRESSED, "no_recipient", reason, target, fields, now, body)
         return Draft(unsent, "not sent")
     try:
-        composer = routes.composer(template, now)
+        composer = routes.composer(template, request.provider, now)
         message = composer.message(to=target.phone, body=body, group=target.group, **fields)
     except InvalidRecipient as exc:
         unsent = _unsent(

@@ -233,6 +233,9 @@ BUDGET = {
 }
 #: In autocommit the tracker's read needs no savepoint (there is nothing to abort).
 AUTOCOMMIT_BUDGET = {"create": Added(6, 4), "assign": Added(8, 6)}
+#: A ticket created already assigned: both events in one pass, one savepoint (or BEGIN and
+#: COMMIT): the templates of both, the provider, the agent's profile, two INSERTs.
+CREATED_ASSIGNED_BUDGET = Added(statements=7, queries=5)
 
 
 def create_then_assign(agent, *, atomic: bool) -> dict[str, list[str]]:
@@ -287,6 +290,47 @@ def test_in_autocommit_creating_and_assigning_a_ticket_adds_at_most_six_queries_
     assert found["create"].queries <= 6 and found["assign"].queries <= 6
     assert within(found["create"], AUTOCOMMIT_BUDGET["create"]), found
     assert within(found["assign"], AUTOCOMMIT_BUDGET["assign"]), found
+
+
+@pytest.mark.parametrize("atomic", [True, False], ids=["in-a-transaction", "autocommit"])
+@pytest.mark.django_db(transaction=True)
+def test_creating_an_assigned_ticket_adds_at_most_six_queries_in_total(
+    shipped_templates, memory_provider, agent, atomic
+):
+    make_ticket()  # as in any running site: the ticket's ContentType is cached
+
+    def create_assigned() -> None:
+        make_ticket(assigned_to=agent)
+
+    with_app = captured(create_assigned, atomic=atomic)
+    assert sorted(Message.objects.values_list("event", "status")) == [
+        ("ticket_assigned", Status.QUEUED),
+        ("ticket_created", Status.QUEUED),
+        ("ticket_created", Status.QUEUED),
+    ]
+    with app_disabled(model_watcher.active.disconnect, model_watcher.active.connect):
+        without_app = captured(create_assigned, atomic=atomic)
+    found = added(with_app, without_app)
+
+    assert found.queries <= 6
+    assert within(found, CREATED_ASSIGNED_BUDGET), found
+
+
+def test_an_assigned_ticket_whose_customer_cannot_be_looked_up_still_texts_the_agent(
+    memory_provider, agent, settings, caplog
+):
+    settings.HELPDESK_SMS = {
+        **settings.HELPDESK_SMS,
+        "CUSTOMER_PHONE_RESOLVER": "tests.test_notifications.raise_lookup_error",
+    }
+
+    with caplog.at_level(logging.ERROR, logger="helpdesk_sms"):
+        ticket = make_ticket(assigned_to=agent)
+
+    assert Ticket.objects.filter(pk=ticket.pk).exists()
+    assert "ticket_created notification" in caplog.text and "CRM is down" in caplog.text
+    [message] = Message.objects.all()
+    assert (message.event, message.recipient) == ("ticket_assigned", "+919812345670")
 
 
 def test_a_save_that_assigns_nobody_adds_no_query(memory_provider):

@@ -15,6 +15,9 @@ How each event is caught, whatever path made it:
 * **Ticket assigned.** From the ticket's own saves (an :class:`AssigneeTracker`), not from
   helpdesk signals: bulk assign, "take", hold, merge and the API's ticket update send none,
   but every one of them saves the ticket row by row (none uses ``QuerySet.update()``).
+  A ticket created already assigned inside a transaction (the staff form, ATOMIC_REQUESTS)
+  is announced to its agent together with its creation, in one pass (one template query,
+  one provider lookup, one insert); in autocommit, at once.
 * **Follow-up added** (``task_added``). From each new FollowUp row (bulk actions and holds
   send no helpdesk signal either). A follow-up acknowledges the customer, like
   django-helpdesk's own e-mail to the submitter, when it carries a comment or resolves or
@@ -36,6 +39,7 @@ from django.db import connections, transaction
 from django.db.models.signals import post_save
 
 from .. import conf, resolvers, signals
+from ..notifications import one_pass
 from ..savepoints import inside_host_transaction, related
 from .model_watcher import AssigneeChange, AssigneeTracker
 
@@ -63,6 +67,8 @@ UID = "helpdesk_sms_django_helpdesk"
 # Marks kept on the saved ticket instance for the length of one operation.
 NEW = "_helpdesk_sms_new"
 ANNOUNCED = "_helpdesk_sms_announced"
+HELD = "_helpdesk_sms_held_assignments"  # made before the creation was announced
+FIRST_FOLLOWUP = "_helpdesk_sms_first_followup"  # the pk of the opening follow-up
 
 _tracker: AssigneeTracker | None = None
 
@@ -289,22 +295,43 @@ def _announce_created(ticket: Any) -> None:
     if ticket.__dict__.get(ANNOUNCED):
         return
     ticket.__dict__[ANNOUNCED] = True
+    held = ticket.__dict__.pop(HELD, [])
     kwargs = _signal_kwargs(ticket)
-    if kwargs is not None:
+    if kwargs is None:
+        return
+    # The assignments made while the ticket was being created go out with it, in one pass.
+    with one_pass():
         signals.ticket_created.send(sender=type(ticket), ticket=ticket, **kwargs)
+        for change, assignee in held:
+            _send_assigned(ticket, change, assignee, kwargs)
 
 
 # -- ticket assigned -------------------------------------------------------------------
 
 
 def _assigned(ticket: Any, change: AssigneeChange) -> None:
-    kwargs = _signal_kwargs(ticket)
-    if kwargs is None:
+    assignee = related(ticket, "assigned_to")
+    if (
+        ticket.__dict__.get(NEW)
+        and not ticket.__dict__.get(ANNOUNCED)
+        and connections[ticket._state.db or "default"].in_atomic_block
+    ):
+        # Created already assigned, in a transaction: the creation is announced by the
+        # commit at the latest (see _ticket_saved), and this assignment with it.
+        ticket.__dict__.setdefault(HELD, []).append((change, assignee))
         return
+    kwargs = _signal_kwargs(ticket)
+    if kwargs is not None:
+        _send_assigned(ticket, change, assignee, kwargs)
+
+
+def _send_assigned(
+    ticket: Any, change: AssigneeChange, assignee: Any, kwargs: dict[str, Any]
+) -> None:
     signals.ticket_assigned.send(
         sender=type(ticket),
         ticket=ticket,
-        assignee=ticket.assigned_to,  # loaded by _signal_kwargs
+        assignee=assignee,
         occurrence=change.occurrence,
         **kwargs,
     )
@@ -326,20 +353,39 @@ def followup_acknowledges_customer(followup: Any) -> bool:
 
 
 def _is_opening(followup: Any) -> bool:
-    """The follow-up every form and e-mail import writes when it creates the ticket."""
-    ticket = followup.ticket
+    """The follow-up every form and e-mail import writes when it creates the ticket.
+
+    That is the first follow-up saved for the ticket being created; ``_followup_saved``
+    notes which one it was on the ticket, so telling costs no query. Asked about one it did
+    not see, this looks in the database for any other.
+    """
+    ticket = related(followup, "ticket")
     if not ticket.__dict__.get(NEW):
         return False
+    if FIRST_FOLLOWUP in ticket.__dict__:
+        return ticket.__dict__[FIRST_FOLLOWUP] == followup.pk
     with inside_host_transaction():  # a query of ours on the host's save path
         others = type(followup)._default_manager.filter(ticket=ticket).exclude(pk=followup.pk)
         return not others.exists()
+
+
+def _note_followup(followup: Any) -> None:
+    """Remember the first follow-up of a ticket being created (see _is_opening)."""
+    if not type(followup)._meta.get_field("ticket").is_cached(followup):
+        return  # saved through another copy of the ticket: not the one being created here
+    ticket = followup.ticket
+    if ticket.__dict__.get(NEW):
+        ticket.__dict__.setdefault(FIRST_FOLLOWUP, followup.pk)
 
 
 @never_raise
 def _followup_saved(
     sender: Any, instance: Any, created: bool, raw: bool = False, **kwargs: Any
 ) -> None:
-    if not created or raw or not followup_acknowledges_customer(instance):
+    if not created or raw:
+        return
+    _note_followup(instance)
+    if not followup_acknowledges_customer(instance):
         return
     ticket = instance.ticket
     signal_kwargs = _signal_kwargs(ticket, instance)

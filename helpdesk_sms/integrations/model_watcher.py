@@ -36,6 +36,7 @@ from django.db.models import Subquery
 from django.db.models.signals import post_save, pre_save
 
 from .. import conf, signals
+from ..notifications import one_pass
 from ..savepoints import inside_host_transaction, related
 
 logger = logging.getLogger(__name__)
@@ -99,9 +100,11 @@ class AssigneeTracker:
         self.uid = uid
         self.flag = f"_helpdesk_sms_assignee_change_{uid}"
 
-    def connect(self) -> None:
+    def connect(self, *, announce: bool = True) -> None:
+        """Compare on pre_save; announce on post_save unless the caller does (``take``)."""
         pre_save.connect(self._pre_save, sender=self.model, weak=False, dispatch_uid=self.uid)
-        post_save.connect(self._post_save, sender=self.model, weak=False, dispatch_uid=self.uid)
+        if announce:
+            post_save.connect(self._post_save, sender=self.model, weak=False, dispatch_uid=self.uid)
 
     def disconnect(self) -> None:
         pre_save.disconnect(sender=self.model, dispatch_uid=self.uid)
@@ -149,12 +152,19 @@ class AssigneeTracker:
             occurrence=f"assigned-{new}-after-{last or 0}",
         )
 
+    def take(self, instance: models.Model) -> AssigneeChange | None:
+        """What this save did to the assignee (None: nothing to announce); once per save."""
+        return instance.__dict__.pop(self.flag, None)
+
     def _post_save(
         self, sender: Any, instance: models.Model, raw: bool = False, **kwargs: Any
     ) -> None:
-        change = instance.__dict__.pop(self.flag, None)
-        if change is None or raw:
-            return
+        change = self.take(instance)
+        if change is not None and not raw:
+            self.announce(instance, change)
+
+    def announce(self, instance: models.Model, change: AssigneeChange) -> None:
+        """Tell ``on_change``; never into the host's save."""
         try:
             # No savepoint here: notify takes the one its queries need, and nesting a second
             # around it would only cost two statements more on every assignment.
@@ -217,7 +227,7 @@ class ModelWatcher:
         post_save.connect(
             self._ticket_saved, sender=self.ticket_model, weak=False, dispatch_uid=self.uid
         )
-        self.tracker.connect()
+        self.tracker.connect(announce=False)  # _ticket_saved announces its findings
         if self.task_model is not None:
             post_save.connect(
                 self._task_saved, sender=self.task_model, weak=False, dispatch_uid=self.uid
@@ -232,8 +242,16 @@ class ModelWatcher:
     def _ticket_saved(
         self, sender: Any, instance: models.Model, created: bool, raw: bool = False, **kw: Any
     ) -> None:
-        if created and not raw:
-            signals.ticket_created.send(sender=sender, ticket=instance)
+        change = self.tracker.take(instance)
+        if raw:
+            return
+        # A ticket created already assigned is two events of one save: announced in one
+        # pass, they share the template query, the provider lookup and the inserts.
+        with one_pass():
+            if created:
+                signals.ticket_created.send(sender=sender, ticket=instance)
+            if change is not None:
+                self.tracker.announce(instance, change)
 
     def _assigned(self, ticket: models.Model, change: AssigneeChange) -> None:
         signals.ticket_assigned.send(

@@ -678,3 +678,50 @@ def test_a_helpdesk_save_that_assigns_nobody_adds_no_query(ticket):
         without_app = captured(retitle, atomic=True)
 
     assert added(with_app, without_app) == Added(0, 0)
+
+
+def test_creating_an_assigned_helpdesk_ticket_adds_at_most_six_queries_in_total(
+    support, phone_field, agent, sms_provider
+):
+    def create_assigned() -> None:  # as the staff form does, in a transaction
+        ticket = Ticket.objects.create(title="Router down", queue=support, assigned_to=agent)
+        TicketCustomFieldValue.objects.create(ticket=ticket, field=phone_field, value="9812345678")
+
+    create_assigned()  # as in any running site: the ContentType and the Site are cached
+    with_app = captured(create_assigned, atomic=True)
+    assert [m.event for m in Message.objects.order_by("pk")][-2:] == [
+        "ticket_created",
+        "ticket_assigned",
+    ]
+    with app_disabled(django_helpdesk.disconnect, django_helpdesk.connect):
+        without_app = captured(create_assigned, atomic=True)
+    found = added(with_app, without_app)
+
+    # One pass: both templates, the phone field, the provider, the agent's profile, and
+    # the two INSERTs, in one savepoint.
+    assert found.queries <= 6
+    assert found == Added(statements=8, queries=6)
+
+
+def test_an_assigned_ticket_without_a_phone_field_texts_its_agent_at_the_commit(
+    support, agent, sms_provider, django_capture_on_commit_callbacks
+):
+    from django.db import transaction
+
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        ticket = Ticket.objects.create(title="From a script", queue=support, assigned_to=agent)
+        assert messages("ticket_assigned") == []  # waits for the creation's announcement
+
+    [message] = messages("ticket_assigned")
+    assert message.recipient == "+919812345670"
+    assert message.ticket == ticket
+
+
+@pytest.mark.django_db(transaction=True)
+def test_in_autocommit_an_assigned_ticket_texts_its_agent_at_once(
+    shipped_templates, support, agent, sms_provider
+):
+    Ticket.objects.create(title="From a script", queue=support, assigned_to=agent)
+
+    [message] = messages("ticket_assigned")
+    assert message.recipient == "+919812345670"
