@@ -31,18 +31,28 @@ def _save(profile: cProfile.Profile, name: str) -> None:
 
 
 def run(sim_url: str, work: Path) -> None:
-    """Profile one dispatch of distinct texts and a series of pushed reports."""
+    """Profile ticket saves, one dispatch of distinct texts, a series of pushed reports."""
     from django.test import Client
 
     from helpdesk_sms import outbox
 
     from .perf_env import canlog_provider, unified_provider
+    from .perf_p1 import _agent, _create_and_assign
     from .perf_p2 import queue_distinct
     from .perf_p4 import _accepted_messages, push_path
 
     empty_log()
     provider = canlog_provider(sim_url)
     count = scaled(500, floor=50)
+    agent = _agent()
+    _create_and_assign(5, agent, 9 * 10**6)  # warm
+    profile = cProfile.Profile()
+    profile.enable()
+    _create_and_assign(count // 5, agent, 9 * 10**6 + 10)
+    profile.disable()
+    _save(profile, "ticket-saves")
+    empty_log()
+
     queue_distinct(provider, count, 8 * 10**7)
     profile = cProfile.Profile()
     profile.enable()

@@ -29,19 +29,35 @@ CANLOG_OPTIONS = {
 }
 
 
-def benchmarks(sim_url: str, db_url: str, work: Path) -> list[tuple[str, Callable[[], Any]]]:
-    """(id, thunk) of every benchmark, in the order they run."""
+def benchmarks(
+    kind: str, sim_url: str, db_url: str, work: Path
+) -> list[tuple[str, Callable[[], Any]]]:
+    """(id, thunk) of every benchmark for database ``kind``, in the order they run.
+
+    Peak memory runs on one database only (BENCH_MEMORY_DB, default sqlite): it is the
+    Python objects of one call, and filling PostgreSQL with 100,000 rows one INSERT at a
+    time takes minutes on the current engine. Persistent-connection webhook runs on
+    PostgreSQL only, where a new connection per request costs a server process fork.
+    """
     from . import perf_p1, perf_p2, perf_p3, perf_p4
 
-    return [
+    memory_dbs = (os.environ.get("BENCH_MEMORY_DB") or "sqlite").split(",")
+    chosen = [
         ("P1", lambda: perf_p1.run(sim_url)),
         ("P2", lambda: perf_p2.distinct_and_batched(sim_url)),
         ("P2-workers", lambda: perf_p2.workers(sim_url, db_url)),
         ("P3", lambda: perf_p3.send_many(sim_url)),
         ("P3-memory", lambda: perf_p3.memory(sim_url, db_url)),
         ("P4-webhook", lambda: perf_p4.webhook(db_url, work)),
+        ("P4-webhook-persistent", lambda: perf_p4.webhook(db_url, work, persistent=True)),
         ("P4-polling", lambda: perf_p4.polling(sim_url)),
     ]
+    skip = set()
+    if kind not in memory_dbs and "all" not in memory_dbs:
+        skip.add("P3-memory")
+    if kind != "postgres":
+        skip.add("P4-webhook-persistent")
+    return [(bench_id, thunk) for bench_id, thunk in chosen if bench_id not in skip]
 
 
 def selected(bench_id: str) -> bool:
@@ -70,7 +86,7 @@ def main() -> None:
 
         out["db_version"] = db_version()
         with SimProcess("canlog", **CANLOG_OPTIONS) as sim:
-            for bench_id, thunk in benchmarks(sim.url, db_url, work):
+            for bench_id, thunk in benchmarks(kind, sim.url, db_url, work):
                 if not selected(bench_id):
                     continue
                 try:
