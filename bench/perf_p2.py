@@ -20,7 +20,15 @@ import requests
 
 from . import perf_bytes
 from .perf_common import REPS, Row, interleave, log, scaled, timed
-from .perf_env import CANLOG_KEY, ROOT, canlog_provider, django_env, empty_log, numbers
+from .perf_env import (
+    CANLOG_KEY,
+    ROOT,
+    canlog_provider,
+    django_env,
+    empty_log,
+    numbers,
+    raw_session,
+)
 
 SEND_PATH = "/api/mt/SendSMS"
 TEXT = "Ticket #{i} is assigned to you: printer on floor {i} is out of toner"
@@ -89,7 +97,7 @@ def distinct_and_batched(sim_url: str) -> list[Row]:
     """Distinct texts (one request each) and one text (100 numbers a request)."""
     provider = canlog_provider(sim_url)
     count = scaled(2000, floor=100)
-    session = requests.Session()
+    session = raw_session()
     identical = same_requests(provider)
     rows: list[Row] = []
     offset = [0]

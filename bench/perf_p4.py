@@ -31,6 +31,7 @@ from .perf_env import (
     django_env,
     empty_log,
     numbers,
+    raw_session,
     unified_provider,
 )
 
@@ -234,7 +235,7 @@ def polling(sim_url: str) -> list[Row]:
     empty_log()
     provider = canlog_provider(sim_url)
     count = scaled(2000, floor=100)
-    session = requests.Session()
+    session = raw_session()
     # Real jobs on the simulator, sent raw (untimed): one job per message, as distinct
     # helpdesk texts are sent; the rows then look exactly as the outbox leaves them.
     now = timezone.now()
