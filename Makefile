@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint clean chaos
+.PHONY: demo test lint clean chaos bench
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,12 @@ chaos: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+
+## make bench: benchmarks against raw references, side by side (SQLite; PostgreSQL too when
+## DATABASE_URL points at it, in its own "bench" database). Figures, not pass/fail; see
+## docs/performance.md. BENCH_SCALE=0.1 for a quick run.
+bench: $(STAMP)
+	$(BIN)/python -m bench.perf
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache *.egg-info
