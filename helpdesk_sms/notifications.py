@@ -35,7 +35,7 @@ from .exceptions import InvalidRecipient, SmsInputError
 from .kick import dispatch_on_commit
 from .models import Audience, Event, Message, MessageEvent, NotificationTemplate, Provider
 from .rendering import TemplateRenderError, render
-from .savepoints import inside_host_transaction
+from .savepoints import host_transaction_lost, inside_host_transaction
 from .states import Status
 
 logger = logging.getLogger(__name__)
@@ -132,6 +132,8 @@ def one_pass() -> Iterator[None]:
         _run(pending)
         return
     except Exception:
+        if host_transaction_lost():
+            raise  # the host's own transaction is gone: never pretend it saved
         if len(pending) == 1:
             _log_failure(pending[0])
             return
@@ -140,6 +142,8 @@ def one_pass() -> Iterator[None]:
         try:
             _run([request])
         except Exception:
+            if host_transaction_lost():
+                raise
             _log_failure(request)
 
 

@@ -15,6 +15,7 @@ from django.dispatch import receiver
 from . import signals
 from .models import Event
 from .notifications import notify
+from .savepoints import host_transaction_lost
 
 logger = logging.getLogger(__name__)
 
@@ -22,7 +23,9 @@ logger = logging.getLogger(__name__)
 def _notify_safely(event: str, ticket: Any, **context: Any) -> None:
     try:
         notify(event, ticket, **context)
-    except Exception:  # never into the host's save
+    except Exception:  # never into the host's save, unless the database already lost it
+        if host_transaction_lost():
+            raise
         logger.exception("helpdesk_sms: %s notification for %r failed", event, ticket)
 
 

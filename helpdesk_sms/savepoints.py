@@ -47,3 +47,18 @@ def related(instance: models.Model, name: str, using: str = "default") -> Any:
         return getattr(instance, name, None)
     with inside_host_transaction(using):
         return getattr(instance, name, None)
+
+
+def host_transaction_lost(using: str = "default") -> bool:
+    """True when the host's transaction can no longer commit: its connection broke while
+    our work ran (killed, or the savepoint could not be rolled back).
+
+    Then swallowing our error would be a lie: Django would roll the host's whole block back
+    in silence at its end, and the host would believe its ticket saved. Re-raising tells the
+    truth, and it is the database's failure, not the SMS's.
+    """
+    conn = connections[using]
+    if not conn.in_atomic_block:
+        return False
+    return bool(conn.needs_rollback or conn.closed_in_transaction or not conn.is_usable())
+

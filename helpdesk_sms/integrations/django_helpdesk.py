@@ -40,7 +40,7 @@ from django.db.models.signals import post_save
 
 from .. import conf, resolvers, signals
 from ..notifications import one_pass
-from ..savepoints import inside_host_transaction, related
+from ..savepoints import host_transaction_lost, inside_host_transaction, related
 from .model_watcher import AssigneeChange, AssigneeTracker
 
 logger = logging.getLogger(__name__)
@@ -100,6 +100,8 @@ def never_raise(func: Callable[..., Any]) -> Callable[..., None]:
         try:
             func(*args, **kwargs)
         except Exception:
+            if host_transaction_lost():
+                raise  # the host's own transaction is gone: never pretend it saved
             logger.exception("helpdesk_sms: django-helpdesk %s failed", func.__name__)
 
     return wrapper

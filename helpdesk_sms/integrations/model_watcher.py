@@ -37,7 +37,7 @@ from django.db.models.signals import post_save, pre_save
 
 from .. import conf, signals
 from ..notifications import one_pass
-from ..savepoints import inside_host_transaction, related
+from ..savepoints import host_transaction_lost, inside_host_transaction, related
 
 logger = logging.getLogger(__name__)
 
@@ -130,7 +130,9 @@ class AssigneeTracker:
             # A savepoint: a database error here must not abort the host's transaction.
             with inside_host_transaction(using):
                 self._compare(instance, *self._stored(instance, using))
-        except Exception:  # never into the host's save
+        except Exception:  # never into the host's save, unless the database already lost it
+            if host_transaction_lost(using):
+                raise
             logger.exception("helpdesk_sms: assignee of %r not compared", instance)
 
     def _may_change(self, instance: models.Model, update_fields: Any) -> bool:
@@ -169,7 +171,9 @@ class AssigneeTracker:
             # No savepoint here: notify takes the one its queries need, and nesting a second
             # around it would only cost two statements more on every assignment.
             self.on_change(instance, change)
-        except Exception:  # never into the host's save
+        except Exception:  # never into the host's save, unless the database already lost it
+            if host_transaction_lost(instance._state.db or "default"):
+                raise
             logger.exception("helpdesk_sms: assignment of %r not announced", instance)
 
     def _stored(self, instance: models.Model, using: str) -> tuple[Any, Any]:
@@ -268,7 +272,9 @@ class ModelWatcher:
             return
         try:
             ticket = related(instance, self.task_ticket_field, kw.get("using") or "default")
-        except Exception:  # never into the host's save
+        except Exception:  # never into the host's save, unless the database already lost it
+            if host_transaction_lost(kw.get("using") or "default"):
+                raise
             logger.exception("helpdesk_sms: ticket of task %r not found", instance)
             return
         if ticket is not None:
