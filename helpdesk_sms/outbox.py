@@ -486,10 +486,10 @@ def record_answer(
             guard={"claim_token": claim.token},
             decide=_late_answer,
         )
-        for row, _from, done in moved:
-            result = results.get(row.pk)
+        for pk, _from, done in moved:
+            result = results.get(pk)
             if done.to_status == Status.ACCEPTED and result is not None and result.members:
-                parent = next(m for m in messages if m.pk == row.pk)
+                parent = next(m for m in messages if m.pk == pk)
                 _record_group_members(parent, result, exchange)
     # Counted once committed: a write retried after a dropped connection counts once.
     counters = {
@@ -498,7 +498,7 @@ def record_answer(
         Status.UNKNOWN: "unknown",
         Status.FAILED: "failed",
     }
-    for _row, _from, done in moved:
+    for _pk, _from, done in moved:
         name = counters[done.to_status]
         setattr(report, name, getattr(report, name) + 1)
     report.errors.extend(errors)

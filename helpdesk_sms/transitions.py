@@ -203,22 +203,6 @@ class Outcome:
     expected: tuple[str, ...] = ()
 
 
-#: Every field an outcome may set; bulk_update writes the same columns for every row.
-OUTCOME_FIELDS = (
-    "status",
-    "status_changed_at",
-    "updated_at",
-    "provider_message_id",
-    "provider_job_id",
-    "submitted_at",
-    "error_category",
-    "error_code",
-    "error_text",
-    "next_attempt_at",
-    "claim_token",
-)
-
-
 def apply_outcomes(
     outcomes: list[Outcome],
     *,
@@ -226,62 +210,139 @@ def apply_outcomes(
     exchange: GatewayExchange | None = None,
     guard: dict[str, Any] | None = None,
     decide: Any = None,
-) -> list[tuple[Message, str, Outcome]]:
-    """Apply many messages' moves in one transaction: lock, bulk update, bulk events.
+) -> list[tuple[int, str, Outcome]]:
+    """Apply many messages' different moves in one transaction, set-wise.
 
-    Each row is re-read under lock (``guard`` narrows it, e.g. to this worker's claim),
-    and an outcome applies only when the row is still in one of its expected states and
-    the move is legal: a message someone else moved is left alone. ``decide(row, outcome)``
-    may adjust an outcome to the row's actual state (a late answer for an ``unknown``).
-    Returns ``(message, from_status, outcome)`` for every move made.
+    Alike moves (same states, same fields) are one conditional ``UPDATE … FROM (VALUES …)
+    … RETURNING``, the per-message values (the gateway's id) in the VALUES list; the
+    condition on the state (and ``guard``, e.g. this worker's claim) means a message
+    someone else moved is left alone. For what did not move, ``decide(row, outcome)`` may
+    adapt the outcome to the row's actual state (a late answer for an ``unknown``), which
+    is then tried once more. Returns ``(pk, from_status, outcome)`` for every move made.
     """
     if not outcomes:
         return []
     now = timezone.now()
-    by_pk = {o.pk: o for o in outcomes}
-    names = set(OUTCOME_FIELDS).union(*(o.fields for o in outcomes))
+    guard = guard or {}
     with transaction.atomic():
-        # A write first, so SQLite takes its write lock before reading (a read-then-write
-        # upgrade fails at once with "database is locked" when another process writes).
+        # A write first, so SQLite takes its write lock before any read of ours.
         if exchange is not None and exchange.pk is None:
             exchange.save()
-        else:
-            Message.objects.filter(pk__in=by_pk, **(guard or {})).update(updated_at=now)
-        rows = Message.objects.filter(pk__in=by_pk, **(guard or {})).select_for_update()
-        moved: list[tuple[Message, str, Outcome]] = []
-        # bulk_update writes every named column of every row: load them all up front.
-        for row in rows.only("pk", "attempts", *names):
-            outcome = by_pk[row.pk]
-            if decide is not None:
-                outcome = decide(row, outcome)
-            expected = outcome.expected or (row.status,)
-            if row.status not in expected or not can_move(row.status, outcome.to_status):
-                continue
-            moved.append((row, row.status, outcome))
-        for row, _, outcome in moved:
-            row.status = outcome.to_status
-            row.status_changed_at = now
-            row.updated_at = now
-            for name, value in outcome.fields.items():
-                setattr(row, name, value)
-        if moved:
-            Message.objects.bulk_update([row for row, _, _ in moved], sorted(names))
-            MessageEvent.objects.bulk_create(
-                MessageEvent(
-                    message_id=row.pk,
-                    from_status=from_status,
-                    to_status=outcome.to_status,
-                    source=source,
-                    note=outcome.note,
-                    data=outcome.data,
-                    exchange=exchange,
-                    created_at=now,
+        moved = _update_in_groups(outcomes, now, guard)
+        done = {pk for pk, _, _ in moved}
+        missed = [o for o in outcomes if o.pk not in done]
+        if missed and decide is not None:
+            current = dict(
+                Message.objects.filter(pk__in=[o.pk for o in missed], **guard).values_list(
+                    "pk", "status"
                 )
-                for row, from_status, outcome in moved
             )
-    for row, from_status, outcome in moved:
-        _announce_one(row.pk, from_status, outcome.to_status, source)
+            again = []
+            for outcome in missed:
+                if outcome.pk not in current:
+                    continue
+                adapted = decide(Message(pk=outcome.pk, status=current[outcome.pk]), outcome)
+                if current[outcome.pk] in adapted.expected:
+                    again.append(adapted)
+            moved += _update_in_groups(again, now, guard)
+        MessageEvent.objects.bulk_create(
+            MessageEvent(
+                message_id=pk,
+                from_status=from_status,
+                to_status=outcome.to_status,
+                source=source,
+                note=outcome.note,
+                data=outcome.data,
+                exchange=exchange,
+                created_at=now,
+            )
+            for pk, from_status, outcome in moved
+        )
+    for pk, from_status, outcome in moved:
+        _announce_one(pk, from_status, outcome.to_status, source)
     return moved
+
+
+#: Rows per UPDATE … FROM (VALUES …): well inside every database's limit on parameters.
+VALUES_CHUNK = 100
+
+
+def _update_in_groups(
+    outcomes: list[Outcome], now: Any, guard: dict[str, Any]
+) -> list[tuple[int, str, Outcome]]:
+    groups: dict[tuple[Any, ...], list[Outcome]] = {}
+    for outcome in outcomes:
+        (expected,) = outcome.expected
+        if not can_move(expected, outcome.to_status):
+            continue
+        key = (expected, outcome.to_status, tuple(sorted(outcome.fields)))
+        groups.setdefault(key, []).append(outcome)
+    moved: list[tuple[int, str, Outcome]] = []
+    for (expected, to_status, names), alike in groups.items():
+        shared = [n for n in names if len({repr(o.fields[n]) for o in alike}) == 1]
+        per_row = [n for n in names if n not in shared]
+        for start in range(0, len(alike), VALUES_CHUNK):
+            chunk = alike[start : start + VALUES_CHUNK]
+            assignments = {
+                "status": to_status,
+                "status_changed_at": now,
+                "updated_at": now,
+                **{n: chunk[0].fields[n] for n in shared},
+            }
+            by_pk = {o.pk: o for o in chunk}
+            rows = [[o.pk, *(o.fields[n] for n in per_row)] for o in chunk]
+            pks = _update_from_values(assignments, per_row, rows, {"status": expected, **guard})
+            moved.extend((pk, expected, by_pk[pk]) for pk in pks)
+    return moved
+
+
+def _update_from_values(
+    assignments: dict[str, Any],
+    per_row: list[str],
+    rows: list[list[Any]],
+    require: dict[str, Any],
+) -> list[int]:
+    """``UPDATE t SET … FROM (VALUES (pk, …), …) AS v WHERE t.pk = v.column1 AND …``.
+
+    PostgreSQL and SQLite (3.33+) both name a VALUES list's columns column1, column2…
+    """
+    conn = connections["default"]
+    meta = Message._meta
+    quote = conn.ops.quote_name
+    table = quote(meta.db_table)
+    postgres = conn.vendor == "postgresql"
+    sets: list[str] = []
+    params: list[Any] = []
+    for name, value in assignments.items():
+        field = meta.get_field(name)
+        sets.append(f"{quote(field.column)} = %s")
+        params.append(field.get_db_prep_save(value, conn))
+    for index, name in enumerate(per_row, start=2):
+        field = meta.get_field(name)
+        source = f"v.column{index}"
+        if postgres:  # a VALUES list's NULLs and strings carry no type of their own there
+            source = f"CAST({source} AS {field.db_type(conn)})"
+        sets.append(f"{quote(field.column)} = {source}")
+    row_sql = "(" + ", ".join(["%s"] * (1 + len(per_row))) + ")"
+    for row in rows:
+        params.append(row[0])
+        params.extend(
+            meta.get_field(name).get_db_prep_save(value, conn)
+            for name, value in zip(per_row, row[1:], strict=True)
+        )
+    pk_source = "CAST(v.column1 AS bigint)" if postgres else "v.column1"
+    where = [f"{table}.{quote(meta.pk.column)} = {pk_source}"]
+    for name, value in require.items():
+        field = meta.get_field(name)
+        where.append(f"{table}.{quote(field.column)} = %s")
+        params.append(field.get_db_prep_save(value, conn))
+    values = ", ".join([row_sql] * len(rows))
+    # Only quoted identifiers are spliced in; every value is a parameter.
+    sql = f"UPDATE {table} SET {', '.join(sets)} FROM (VALUES {values}) AS v"  # noqa: S608
+    sql += f" WHERE {' AND '.join(where)} RETURNING {table}.{quote(meta.pk.column)}"
+    with conn.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [row[0] for row in cursor.fetchall()]
 
 
 def apply_alike_outcomes(outcomes: list[Outcome], *, source: str) -> list[int]:
