@@ -85,6 +85,11 @@ TEMPLATES = [
 WSGI_APPLICATION = "project.wsgi.application"
 
 DATABASES = {"default": env.db("DATABASE_URL")}
+if DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":
+    # Keep connections between requests: a gateway's report pushes arrive by the hundred, and
+    # a new PostgreSQL connection per push costs more than the push's own work.
+    DATABASES["default"].setdefault("CONN_MAX_AGE", 60)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     VAR_DIR.mkdir(exist_ok=True)
     # The demo's web server and Celery worker share one SQLite file: wait, don't fail, on a lock.
