@@ -17,10 +17,10 @@ import decimal
 import re
 import uuid
 from collections.abc import Callable
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
-from django.template import Context, Engine, TemplateSyntaxError
+from django.template import Context, Engine, Template, TemplateSyntaxError
 from django.utils.functional import Promise
 
 #: Attribute names never readable from a template.
@@ -111,10 +111,17 @@ def _engine() -> Engine:
     return Engine(autoescape=False, string_if_invalid="", libraries={})
 
 
+@lru_cache(maxsize=512)
+def _compiled(body: str) -> Template:
+    """A body compiled once: every ticket event renders the same few templates, and
+    compiling costs more than rendering. Compiled templates are safe to share."""
+    return _engine().from_string(body)
+
+
 def check_syntax(body: str) -> None:
     """Raise :class:`TemplateRenderError` naming the problem when ``body`` does not compile."""
     try:
-        _engine().from_string(body)
+        _compiled(body)
     except TemplateSyntaxError as exc:
         raise TemplateRenderError(f"Template syntax error: {exc}") from None
 
@@ -122,7 +129,7 @@ def check_syntax(body: str) -> None:
 def render(body: str, context: dict[str, Any]) -> str:
     """The rendered text, whitespace at both ends stripped."""
     try:
-        template = _engine().from_string(body)
+        template = _compiled(body)
         guarded = {key: guard(value) for key, value in context.items()}
         return template.render(Context(guarded, autoescape=False)).strip()
     except TemplateSyntaxError as exc:
