@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -10,7 +11,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["send_sms"]
 
 
-def send_sms(to: Any, text: str, **kwargs: Any) -> list[Message]:
+def send_sms(to: Any, text: str, **kwargs: Any) -> Sequence[Message]:
     """Queue an SMS to one number (or several); see :func:`helpdesk_sms.api.send_sms`."""
     from .api import send_sms as _send_sms
 

@@ -308,10 +308,8 @@ def compose(
 
 
 def creation_event(message: Message, note: str = "") -> MessageEvent:
-    """The unsaved first event of a saved ``message``, for a bulk insert.
-
-    What ``transitions.record_creation`` writes one row at a time.
-    """
+    """The unsaved first event of a saved ``message`` (how it came to be), for a bulk
+    insert."""
     return MessageEvent(
         message=message,
         from_status="",

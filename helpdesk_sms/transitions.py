@@ -70,21 +70,6 @@ def move(
     return True
 
 
-def record_creation(
-    message: Message, *, note: str = "", data: dict[str, Any] | None = None
-) -> None:
-    """The first event of a message: how it came to be, in its initial state."""
-    MessageEvent.objects.create(
-        message=message,
-        from_status="",
-        to_status=message.status,
-        source="create",
-        note=note,
-        data=data or {},
-        created_at=message.status_changed_at,
-    )
-
-
 # -- set-based moves ---------------------------------------------------------------------
 
 

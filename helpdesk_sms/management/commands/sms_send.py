@@ -7,6 +7,7 @@ For operators testing a gateway or sender and for scripts; everything goes throu
 from __future__ import annotations
 
 from argparse import ArgumentParser
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -81,7 +82,7 @@ class Command(SmsCommand):
         if options["now"]:
             self.dispatch_now(messages)
 
-    def dispatch_now(self, messages: list[Message]) -> None:
+    def dispatch_now(self, messages: Sequence[Message]) -> None:
         """One outbox pass, then each message's new status; exit 1 if the gateway refused one."""
         report = outbox.dispatch()
         self.stdout.write(f"dispatch: {report}")
