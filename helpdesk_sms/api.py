@@ -11,6 +11,7 @@ from django.db import IntegrityError, connections, transaction
 
 from .compose import Composer, apply_smart_replace, compose, creation_event
 from .exceptions import InvalidRecipient, SmsInputError
+from .inputs import check_numbers, check_send_options, check_text
 from .kick import dispatch_on_commit
 from .models import Message, MessageEvent, Provider, RecipientGroup, SenderID
 
@@ -44,8 +45,17 @@ def send_sms(
     number is then only normalized, and the rows go in with bulk inserts, a chunk at a
     time, so 10,000 numbers cost about what inserting 10,000 rows does.
     """
+    numbers = check_numbers(to)
+    check_text(text, "text")
+    check_send_options(
+        send_at=send_at,
+        flash=flash,
+        idempotency_key=idempotency_key,
+        smart_replace=smart_replace,
+        sender=sender,
+        provider=provider,
+    )
     text, replaced_note = apply_smart_replace(text, smart_replace)
-    numbers = [to] if isinstance(to, str) else list(to or [])
     group_send: Message | None = None
     if group is not None:
         group = _resolve_group(group)

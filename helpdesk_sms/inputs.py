@@ -1,0 +1,111 @@
+"""Type and character checks on what callers hand the public API, before anything else.
+
+Python callers can pass anything: an int for a number, a string for a time, text with a
+NUL or a lone surrogate (from a badly decoded form). Each is refused here with an
+:class:`SmsInputError` naming the field and the rule, instead of a ``TypeError`` deep in
+the composer or a database error at insert time, and nothing is written.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from .exceptions import SmsInputError
+
+#: Control characters (Unicode category Cc) other than line feed and carriage return, which
+#: GSM-7 has, and lone surrogates, which no encoding can send.
+_UNSENDABLE = re.compile("[\x00-\x09\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+#: The longest phone number we accept as typed (E.164 has 15 digits; spaces and signs).
+MAX_NUMBER_LENGTH = 32
+#: Message.idempotency_key's column.
+MAX_IDEMPOTENCY_KEY_LENGTH = 255
+
+
+def check_text(value: Any, field: str, *, max_length: int | None = None) -> str:
+    """``value`` if it is sendable text; SmsInputError naming ``field`` otherwise."""
+    if not isinstance(value, str):
+        raise SmsInputError(
+            f"{field} must be text (a str), not {type(value).__name__}.", field=field
+        )
+    bad = _UNSENDABLE.search(value)
+    if bad is not None:
+        char, position = bad.group(), bad.start()
+        if "\ud800" <= char <= "\udfff":
+            rule = "an unpaired surrogate: it is not valid Unicode and cannot be sent"
+        else:
+            rule = "a control character; only line breaks can be sent by SMS"
+        raise SmsInputError(
+            f"{field} has U+{ord(char):04X} at position {position}, {rule}.", field=field
+        )
+    if max_length is not None and len(value) > max_length:
+        raise SmsInputError(
+            f"{field} has {len(value)} characters; at most {max_length} are allowed.",
+            field=field,
+        )
+    return value
+
+
+def check_numbers(to: Any) -> list[str]:
+    """The numbers ``to`` names (one, or an iterable of them), each checked as text."""
+    if to is None:
+        return []
+    if isinstance(to, str):
+        return [check_text(to, "to", max_length=MAX_NUMBER_LENGTH)]
+    if isinstance(to, bytes) or not isinstance(to, Iterable):
+        raise SmsInputError(
+            f"to must be a phone number as text, or a list of them, not {type(to).__name__}.",
+            field="to",
+        )
+    numbers = list(to)
+    for number in numbers:
+        if not isinstance(number, str):
+            raise SmsInputError(
+                f"to must hold phone numbers as text, not {type(number).__name__} "
+                f"({number!r}).",
+                field="to",
+            )
+        check_text(number, "to", max_length=MAX_NUMBER_LENGTH)
+    return numbers
+
+
+def check_send_options(
+    *,
+    send_at: Any,
+    flash: Any,
+    idempotency_key: Any,
+    smart_replace: Any,
+    sender: Any,
+    provider: Any,
+) -> None:
+    """The keyword arguments of ``send_sms`` other than the numbers and the text."""
+    if send_at is not None and not isinstance(send_at, datetime):
+        raise SmsInputError(
+            f"send_at must be a date and time (a datetime), not {type(send_at).__name__}.",
+            field="send_at",
+        )
+    for name, value in (("flash", flash), ("smart_replace", smart_replace)):
+        if value is not None and not isinstance(value, bool):
+            raise SmsInputError(
+                f"{name} must be True or False, not {type(value).__name__}.", field=name
+            )
+    if idempotency_key is not None:
+        check_text(idempotency_key, "idempotency_key", max_length=MAX_IDEMPOTENCY_KEY_LENGTH)
+    if isinstance(sender, str):
+        check_text(sender, "sender")
+    if isinstance(provider, str):
+        check_text(provider, "provider")
+    elif provider is not None and (isinstance(provider, bool) or not _is_model_or_int(provider)):
+        raise SmsInputError(
+            "provider must be a Provider, its name or its id, "
+            f"not {type(provider).__name__}.",
+            field="provider",
+        )
+
+
+def _is_model_or_int(value: Any) -> bool:
+    from .models import Provider
+
+    return isinstance(value, Provider | int)
