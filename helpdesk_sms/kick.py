@@ -38,14 +38,19 @@ class Publisher:
     def request(self) -> None:
         """Ask for one publish soon; returns at once."""
         self._wanted.set()
-        if self._thread is None or self._pid != os.getpid() or not self._thread.is_alive():
-            with self._lock:
-                if self._thread is None or self._pid != os.getpid() or not self._thread.is_alive():
-                    self._pid = os.getpid()
-                    self._thread = threading.Thread(
-                        target=self._run, name="helpdesk-sms-kick", daemon=True
-                    )
-                    self._thread.start()
+        if self._running():
+            return
+        with self._lock:
+            if not self._running():
+                self._pid = os.getpid()
+                self._thread = threading.Thread(
+                    target=self._run, name="helpdesk-sms-kick", daemon=True
+                )
+                self._thread.start()
+
+    def _running(self) -> bool:
+        """A live thread of this process (after a fork the parent's thread is not ours)."""
+        return self._thread is not None and self._pid == os.getpid() and self._thread.is_alive()
 
     def _run(self) -> None:
         while True:
