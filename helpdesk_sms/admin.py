@@ -26,7 +26,7 @@ from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from . import api, balances, outbox
+from . import api, balances, outbox, template_variables
 from .exceptions import SmsInputError
 from .forms import (
     ProviderAdminForm,
@@ -392,17 +392,30 @@ class NotificationTemplateAdmin(admin.ModelAdmin):
     list_filter = ("event", "audience", "is_active", "provider")
     search_fields = ("name", "body")
     list_select_related = ("provider",)
-    readonly_fields = ("preview", "created_at", "updated_at")
+    readonly_fields = ("preview", "variables", "created_at", "updated_at")
     actions = ["activate", "deactivate"]
     fieldsets = (
         (None, {"fields": ("name", "event", "audience", "group", "is_active")}),
         (
             _("Text"),
-            {"fields": ("body", "smart_replace", "preview", "registered_template_id")},
+            {
+                "fields": (
+                    "body",
+                    "variables",
+                    "smart_replace",
+                    "preview",
+                    "registered_template_id",
+                )
+            },
         ),
         (_("Sending"), {"fields": ("provider", "sender")}),
         (_("History"), {"fields": ("created_at", "updated_at"), "classes": ("collapse",)}),
     )
+
+    @admin.display(description=_("variables"))
+    def variables(self, obj: NotificationTemplate | None) -> SafeString:
+        """What a body may use: anything else is refused when the template is saved."""
+        return template_variables.help_table()
 
     @admin.display(description=_("preview"))
     def preview(self, obj: NotificationTemplate | None) -> SafeString | str:

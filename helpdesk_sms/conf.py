@@ -53,6 +53,9 @@ DEFAULTS: dict[str, Any] = {
     # Watch any ticket model's saves (helpdesk_sms.integrations.model_watcher): a dict of
     # TICKET_MODEL, ASSIGNEE_FIELD, TASK_MODEL, TASK_TICKET_FIELD; None watches nothing.
     "MODEL_WATCHER": None,
+    # Names of extra plain values your code passes to notify() (or the signals) for
+    # templates to use: a template naming any other unknown variable is refused when saved.
+    "EXTRA_TEMPLATE_VARIABLES": (),
 }
 
 

@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from .gateways import registry
 from .gateways.base import Capability
@@ -444,14 +445,26 @@ class NotificationTemplate(models.Model):
         return self.name
 
     def clean(self) -> None:
-        from .rendering import TemplateRenderError, check_syntax
+        from .rendering import TemplateRenderError, unknown_variables
 
         super().clean()
         errors: dict[str, Any] = {}
         try:
-            check_syntax(self.body)
+            unknown = unknown_variables(self.body, self.event) if self.event else []
         except TemplateRenderError as exc:
             errors["body"] = str(exc)
+        else:
+            if unknown:
+                errors["body"] = ngettext(
+                    "%(names)s is not a template variable for the “%(event)s” event; the "
+                    "variables are listed below the body.",
+                    "%(names)s are not template variables for the “%(event)s” event; the "
+                    "variables are listed below the body.",
+                    len(unknown),
+                ) % {
+                    "names": ", ".join(f"{{{{ {name} }}}}" for name in unknown),
+                    "event": Event(self.event).label,
+                }
         if self.audience == Audience.GROUP and not self.group_id:
             errors["group"] = _("Choose the group this template texts.")
         if self.audience != Audience.GROUP and self.group_id:

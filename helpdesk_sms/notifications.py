@@ -29,7 +29,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from . import conf
+from . import conf, template_context
 from .compose import Composer, apply_smart_replace, creation_event, resolve_provider
 from .exceptions import InvalidRecipient, SmsInputError
 from .kick import dispatch_on_commit
@@ -73,6 +73,19 @@ class Request:
     occurrence: str
     provider: Any
     context: dict[str, Any]
+    _template_context: dict[str, Any] | None = None
+
+    def template_context(self) -> dict[str, Any]:
+        """The plain values templates see, read off the ticket once for all recipients."""
+        if self._template_context is None:
+            try:
+                built = template_context.build(self.event, self.ticket, self.context)
+            except Exception as exc:  # a host's property raised: the template cannot render
+                raise TemplateRenderError(
+                    f"The ticket could not be read for the template: {type(exc).__name__}: {exc}"
+                ) from None
+            self._template_context = built
+        return self._template_context
 
 
 #: The requests collected by the innermost :func:`one_pass` (None: notify runs at once).
@@ -354,14 +367,11 @@ def _build(
     now: Any,
 ) -> Draft:
     """The message to store and a note for its first event; never raises for bad input."""
-    template_context = {
-        **request.context,
-        "ticket": request.ticket,
-        "event": request.event,
-        "recipient_name": target.name,
-    }
     try:
-        body = render(template.body, template_context)
+        context = template_context.for_recipient(
+            request.template_context(), template.audience, target.name
+        )
+        body = render(template.body, context)
     except TemplateRenderError as exc:
         return Draft(_unsent(Status.FAILED, "template", str(exc), target, fields, now), "not sent")
     body, replaced_note = apply_smart_replace(body, template.smart_replace or None)

@@ -16,13 +16,14 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from . import conf
+from . import conf, template_context
 from . import text as sms_text
 from .compose import Route, apply_smart_replace, check_text
 from .exceptions import SmsInputError
 from .gateways import registry
 from .models import NotificationTemplate, Provider
 from .rendering import TemplateRenderError, render
+from .template_variables import TASK_EVENTS
 
 logger = logging.getLogger(__name__)
 
@@ -31,12 +32,9 @@ logger = logging.getLogger(__name__)
 class _SampleUser:
     """Stands in for the assigned agent in previews; no real account is read."""
 
-    pk: int = 7
-    id: int = 7
-    username: str = "asha"
     first_name: str = "Asha"
     last_name: str = "Rao"
-    email: str = "asha@example.com"
+    username: str = "asha"
 
     def get_full_name(self) -> str:
         return f"{self.first_name} {self.last_name}"
@@ -44,54 +42,47 @@ class _SampleUser:
     def get_short_name(self) -> str:
         return self.first_name
 
-    def __str__(self) -> str:
-        return self.get_full_name()
+    def get_username(self) -> str:
+        return self.username
 
 
 @dataclass
 class _SampleTask:
-    pk: int = 1
-    id: int = 1
     title: str = "Replace toner"
-
-    def __str__(self) -> str:
-        return self.title
+    comment: str = "The toner is ordered and arrives tomorrow."
 
 
 @dataclass
 class _SampleTicket:
     pk: int = 123
-    id: int = 123
     title: str = "Printer on floor 3 is jammed"
-    description: str = "The printer near the lifts shows a paper jam error."
     customer_name: str = "Priya Sharma"
-    customer_phone: str = "+919812345678"
-    status: str = "open"
+    queue: str = "Support"
+    priority: str = "3. Normal"
+    status: str = "Open"
     assigned_to: _SampleUser = field(default_factory=_SampleUser)
 
-    def __str__(self) -> str:
-        return f"#{self.pk} {self.title}"
+    def get_absolute_url(self) -> str:
+        return "https://help.example.com/tickets/123/"
 
 
 def sample_context(template: NotificationTemplate) -> dict[str, Any]:
-    """What notifications pass to a template, with made-up values.
+    """What a notification of the template's event renders with, built from made-up values.
 
-    Only plain sample objects: a preview must never reach real data (and through a model
-    instance, e.g. ``template.provider``, its credentials).
+    Built by the very function notifications use (:func:`template_context.build`), so the
+    preview shows exactly the variables a real message has, and from sample objects only:
+    a preview never reaches real data.
     """
     ticket = _SampleTicket()
-    recipient = (
-        ticket.assigned_to.get_full_name()
-        if template.audience == "assignee"
-        else ticket.customer_name
-    )
-    return {
-        "ticket": ticket,
-        "assignee": ticket.assigned_to,
-        "task": _SampleTask(),
-        "event": template.event,
-        "recipient_name": recipient,
-    }
+    given: dict[str, Any] = {"assignee": ticket.assigned_to}
+    if template.event in TASK_EVENTS:
+        given["task"] = _SampleTask()
+    context = template_context.build(template.event or "", ticket, given)
+    recipient = {
+        "assignee": context["assignee"].name,
+        "group": template.group.name if template.group_id else "",
+    }.get(template.audience, "")
+    return template_context.for_recipient(context, template.audience, recipient)
 
 
 @dataclass(frozen=True)

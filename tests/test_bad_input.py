@@ -334,10 +334,14 @@ def test_template_preview_says_ok_for_a_gateway_that_takes_the_text(admin_client
     assert '<td class="ok">OK</td>' in verdict_row(html, "In-memory (tests)")
 
 
+#: A sentence of the sample ticket's length, to make texts of several parts.
+LONG_LINE = "The printer near the lifts shows a paper jam error. "
+
+
 def test_template_preview_names_the_parts_limit_and_count_of_a_gateway_that_refuses(
     admin_client,
 ):
-    html = preview(admin_client, "{{ ticket.description }} " * 10)
+    html = preview(admin_client, LONG_LINE * 10)
 
     row = verdict_row(html, "1601SMS")
     assert 'class="refused"' in row
@@ -353,7 +357,7 @@ def test_template_preview_says_which_gateways_cannot_send_unicode(admin_client):
 
 
 def test_template_preview_shows_what_smart_replacement_would_change_and_save(admin_client):
-    html = preview(admin_client, "We’re on ticket #{{ ticket.pk }}: {{ ticket.description }} " * 2)
+    html = preview(admin_client, ("We’re on ticket #{{ ticket.pk }}: " + LONG_LINE) * 2)
 
     assert "Only typographic characters make this text Unicode." in html
     assert "&#x27;’&#x27; -&gt; &quot;&#x27;&quot;" in html  # '’' -> "'"
@@ -390,7 +394,7 @@ def test_template_preview_with_smart_replace_on_shows_the_text_as_sent(admin_cli
 def test_template_preview_warns_when_its_own_provider_would_refuse(admin_client):
     provider = make_provider("1601", "sms1601")
 
-    html = preview(admin_client, "{{ ticket.description }} " * 10, provider=provider)
+    html = preview(admin_client, LONG_LINE * 10, provider=provider)
 
     assert "This template&#x27;s provider 1601 would refuse it: 1601SMS allows at most 3" in html
 

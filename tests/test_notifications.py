@@ -178,7 +178,7 @@ def test_template_with_its_own_provider_and_sender_uses_them(memory_provider):
 
 def test_a_template_cannot_text_out_a_password(memory_provider, agent):
     NotificationTemplate.objects.filter(event="ticket_assigned").update(
-        body="Hi {{ ticket.assigned_to.first_name }} [{{ ticket.assigned_to.password }}]"
+        body="Hi {{ assignee.first_name }} [{{ ticket.assigned_to.password }}]"
     )
 
     make_ticket(assigned_to=agent)
