@@ -411,3 +411,20 @@ def test_a_broken_template_does_not_keep_the_others_from_sending(memory_provider
 
     statuses = sorted(Message.objects.filter(audience="assignee").values_list("status", flat=True))
     assert statuses == [Status.FAILED, Status.QUEUED]
+
+
+def test_a_ticket_that_cannot_be_read_fails_its_message_with_the_reason(
+    memory_provider, monkeypatch
+):
+    def broken_url(ticket):
+        raise RuntimeError("URL service down")
+
+    monkeypatch.setattr(Ticket, "get_absolute_url", broken_url, raising=False)
+
+    ticket = make_ticket()
+
+    message = Message.objects.get(ticket_id=str(ticket.pk))
+    assert message.status == Status.FAILED
+    assert message.error_text == (
+        "The ticket could not be read for the template: RuntimeError: URL service down"
+    )
