@@ -20,6 +20,7 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.text import Truncator
@@ -29,6 +30,7 @@ from django.utils.translation import ngettext
 from . import api, balances, outbox, template_variables
 from .exceptions import SmsInputError
 from .forms import (
+    SECRET_FIELDS,
     ProviderAdminForm,
     SenderIDInlineForm,
     SenderIDInlineFormSet,
@@ -128,7 +130,13 @@ class ProviderAdmin(admin.ModelAdmin):
     )
     list_filter = ("gateway", "is_active")
     search_fields = ("name",)
-    readonly_fields = ("gateway_info", "callback_url", "created_at", "updated_at")
+    readonly_fields = (
+        "credential_status",
+        "gateway_info",
+        "callback_url",
+        "created_at",
+        "updated_at",
+    )
     inlines = [SenderIDInline]
     actions = ["check_balance", "send_test_sms"]
     fieldsets = (
@@ -139,6 +147,7 @@ class ProviderAdmin(admin.ModelAdmin):
                 "fields": (
                     "base_url",
                     "username",
+                    "credential_status",
                     "api_key",
                     "clear_api_key",
                     "password",
@@ -178,6 +187,48 @@ class ProviderAdmin(admin.ModelAdmin):
             .prefetch_related(
                 Prefetch("balances", queryset=_latest_balances(), to_attr="latest_balances")
             )
+        )
+
+    def get_fieldsets(self, request: HttpRequest, obj: Provider | None = None) -> Any:
+        """Without the change permission the credential fields are not on the page at all.
+
+        Django shows a read-only user every form field as its stored value; a credential
+        would be printed in clear. Such users see ``credential_status`` instead.
+        """
+        fieldsets = super().get_fieldsets(request, obj)
+        if self.has_change_permission(request, obj):
+            return fieldsets
+        hidden = {*SECRET_FIELDS, *SECRET_FIELDS.values()}
+        return [
+            (title, {**options, "fields": [f for f in options["fields"] if f not in hidden]})
+            for title, options in fieldsets
+        ]
+
+    @admin.display(description=_("credentials"))
+    def credential_status(self, obj: Provider | None) -> SafeString | str:
+        """Whether each credential is set and when they last changed; never a value."""
+        if obj is None or not obj.pk:
+            return _("Not set yet.")
+        labels = {
+            "api_key": _("API key"),
+            "password": _("password"),
+            "callback_secrets": _("callback secrets"),
+        }
+        rows = [
+            (labels[name], _("set") if getattr(obj, name) else _("not set"))
+            for name in SECRET_FIELDS
+        ]
+        changed_at = obj.credentials_changed_at
+        if changed_at:
+            changed = _("Last changed %(when)s.") % {
+                "when": date_format(timezone.localtime(changed_at), "DATETIME_FORMAT")
+            }
+        elif obj.secret_values():
+            changed = _("Last change not recorded (set before this was tracked).")
+        else:
+            changed = ""
+        return format_html(
+            "{}<div>{}</div>", format_html_join("", "<div>{}: {}</div>", rows), changed
         )
 
     @admin.display(description=_("latest balance"))

@@ -56,6 +56,10 @@ DEFAULTS: dict[str, Any] = {
     # Names of extra plain values your code passes to notify() (or the signals) for
     # templates to use: a template naming any other unknown variable is refused when saved.
     "EXTRA_TEMPLATE_VARIABLES": (),
+    # Fernet keys encrypting provider credentials at rest: the first encrypts, all decrypt
+    # (rotation). A list, or one comma-separated string. Required unless DEBUG is on
+    # (docs/security.md; `manage.py sms_credentials generate-key` makes one).
+    "CREDENTIAL_KEYS": (),
 }
 
 
@@ -133,3 +137,66 @@ def check_callback_secrets(app_configs: Any = None, **kwargs: Any) -> list[check
                 )
             )
     return warnings
+
+
+@checks.register()
+def check_credential_keys(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Refuse to start without a usable key outside DEBUG; say so when DEBUG derives one."""
+    from . import credentials
+
+    problems = credentials.key_problems()
+    if problems:
+        return [
+            checks.Error(
+                problem,
+                hint="Generate a key with `manage.py sms_credentials generate-key` and list it "
+                "in HELPDESK_SMS['CREDENTIAL_KEYS'] (e.g. from an environment variable).",
+                id="helpdesk_sms.E005",
+            )
+            for problem in problems
+        ]
+    if not credentials.configured_keys():
+        return [
+            checks.Warning(
+                "HELPDESK_SMS['CREDENTIAL_KEYS'] is empty: provider credentials are encrypted "
+                "with a development key derived from SECRET_KEY (DEBUG only).",
+                hint="Set a key before storing real credentials; outside DEBUG one is required.",
+                id="helpdesk_sms.W002",
+            )
+        ]
+    return _undecryptable_credentials()
+
+
+def _undecryptable_credentials() -> list[checks.CheckMessage]:
+    """Providers whose stored credentials no configured key opens (a key removed too soon)."""
+    from django.db import DatabaseError, models
+    from django.db.models.functions import Cast
+
+    from . import credentials
+    from .models import CREDENTIAL_FIELDS, Provider
+
+    raw = {f"raw_{name}": Cast(name, models.TextField()) for name in CREDENTIAL_FIELDS}
+    try:
+        rows = list(Provider.objects.annotate(**raw).values_list("name", *raw))
+    except DatabaseError:  # tables not migrated yet
+        return []
+    locked = []
+    for name, *values in rows:
+        for value in values:
+            if value and credentials.is_token(value):
+                try:
+                    credentials.decrypt(value)
+                except credentials.CredentialKeyError:
+                    locked.append(name)
+                    break
+    if not locked:
+        return []
+    return [
+        checks.Error(
+            "No key in HELPDESK_SMS['CREDENTIAL_KEYS'] decrypts the credentials of SMS "
+            f"provider(s) {', '.join(map(repr, locked))}.",
+            hint="Put the key they were written with back at the end of the list, then run "
+            "`manage.py sms_credentials rotate` (docs/security.md).",
+            id="helpdesk_sms.E006",
+        )
+    ]

@@ -9,11 +9,13 @@ from django.conf import settings
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxLengthValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from .fields import EncryptedTextField
 from .gateways import registry
 from .gateways.base import Capability
 from .states import Source, Status
@@ -49,6 +51,12 @@ def _validate_timezone(value: str) -> None:
         ) from None
 
 
+#: The longest API key or password accepted (as typed, before encryption).
+CREDENTIAL_MAX_LENGTH = 255
+
+#: Provider fields stored encrypted and never shown.
+CREDENTIAL_FIELDS = ("api_key", "password", "callback_secrets")
+
 #: Options the outbox reads for every gateway (adapters document their own in option_help).
 OUTBOX_OPTIONS: dict[str, str] = {
     "scheduling": "'local' (default): the app holds scheduled messages until due; "
@@ -83,20 +91,25 @@ class Provider(models.Model):
         blank=True,
         help_text=_("The gateway's address, e.g. http://www.canlog.in (no trailing path)."),
     )
-    api_key = models.CharField(
+    api_key = EncryptedTextField(
         _("API key"),
-        max_length=255,
         blank=True,
-        help_text=_("Write-only: never shown again. Leave empty to keep the stored key."),
+        validators=[MaxLengthValidator(CREDENTIAL_MAX_LENGTH)],
+        help_text=_(
+            "Write-only: never shown again, stored encrypted. Leave empty to keep the stored key."
+        ),
     )
     username = models.CharField(
         _("username"), max_length=150, blank=True, help_text=_("Account login, when no API key.")
     )
-    password = models.CharField(
+    password = EncryptedTextField(
         _("password"),
-        max_length=255,
         blank=True,
-        help_text=_("Write-only: never shown again. Leave empty to keep the stored password."),
+        validators=[MaxLengthValidator(CREDENTIAL_MAX_LENGTH)],
+        help_text=_(
+            "Write-only: never shown again, stored encrypted. Leave empty to keep the stored "
+            "password."
+        ),
     )
     options = models.JSONField(
         _("gateway options"),
@@ -157,18 +170,28 @@ class Provider(models.Model):
             "A number elsewhere is refused: protection against SMS pumping."
         ),
     )
-    callback_secrets = models.TextField(
+    callback_secrets = EncryptedTextField(
         _("callback secrets"),
         blank=True,
         help_text=_(
-            "Write-only. Secrets accepted in this provider's delivery-report URL, one per line; "
-            "several during a rotation. Leave empty to keep the stored ones."
+            "Write-only, stored encrypted. Secrets accepted in this provider's delivery-report "
+            "URL, one per line; several during a rotation. Leave empty to keep the stored ones."
         ),
+    )
+    credentials_changed_at = models.DateTimeField(
+        _("credentials last changed"),
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=_("When the API key, password or callback secrets were last set or cleared."),
     )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
     objects = ProviderQuerySet.as_manager()
+
+    #: The credential values as last read or written, to notice a change on save.
+    _saved_credentials: tuple[str, str, str] = ("", "", "")
 
     class Meta:
         verbose_name = _("SMS provider")
@@ -177,6 +200,35 @@ class Provider(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Stamp ``credentials_changed_at`` whenever a credential differs from the stored one."""
+        current = self._credentials()
+        update_fields = kwargs.get("update_fields")
+        writes_credentials = update_fields is None or bool(
+            set(update_fields) & set(CREDENTIAL_FIELDS)
+        )
+        if writes_credentials and current != self._saved_credentials:
+            self.credentials_changed_at = timezone.now()
+            if update_fields is not None:
+                kwargs["update_fields"] = {*update_fields, "credentials_changed_at"}
+        super().save(*args, **kwargs)
+        if writes_credentials:
+            self._saved_credentials = current
+
+    @classmethod
+    def from_db(cls, db: str | None, field_names: Any, values: Any) -> Provider:
+        instance = super().from_db(db, field_names, values)
+        instance._saved_credentials = instance._credentials()
+        return instance
+
+    def _credentials(self) -> tuple[str, str, str]:
+        # A deferred field is not read just to compare it (that would decrypt it).
+        deferred = self.get_deferred_fields()
+        return tuple(  # type: ignore[return-value]
+            "" if name in deferred else getattr(self, name) or ""
+            for name in CREDENTIAL_FIELDS
+        )
 
     def gateway_class(self) -> type[Gateway]:
         return registry.gateway_class(self.gateway)

@@ -20,6 +20,7 @@ env = environ.Env(
     HELPDESK_SMS_DEFAULT_REGION=(str, "IN"),
     HELPDESK_SMS_DISPATCH=(str, "celery"),
     HELPDESK_SMS_DEMO_HELPDESK=(bool, True),
+    HELPDESK_SMS_CREDENTIAL_KEYS=(str, ""),
 )
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
@@ -133,7 +134,38 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = TIME_ZONE
 
+
+
+def demo_credential_keys() -> str:
+    """The demo's own credential key, made once in var/ (readable by this user only).
+
+    A real site sets HELPDESK_SMS_CREDENTIAL_KEYS from its secret store instead. Created by
+    linking a finished file into place, so processes starting together agree on one key.
+    """
+    import os
+    import tempfile
+
+    from cryptography.fernet import Fernet
+
+    path = VAR_DIR / "credential-key"
+    if not path.exists():
+        VAR_DIR.mkdir(exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=VAR_DIR)  # mode 0600
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(Fernet.generate_key())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass  # another process made it first: use theirs
+        finally:
+            os.unlink(tmp)
+    return path.read_text().strip()
+
+
 HELPDESK_SMS = {
+    # Keys encrypting provider credentials (first writes, all read): from the environment,
+    # comma-separated; the demo makes its own.
+    "CREDENTIAL_KEYS": env("HELPDESK_SMS_CREDENTIAL_KEYS") or demo_credential_keys(),
     "DEFAULT_REGION": env("HELPDESK_SMS_DEFAULT_REGION") or None,
     "DISPATCH": env("HELPDESK_SMS_DISPATCH"),
     # The demo polls often so a message visibly reaches "delivered" within seconds.

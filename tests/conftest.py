@@ -17,8 +17,17 @@ pytest_plugins = [
 
 @pytest.fixture(autouse=True)
 def _sms_defaults(settings):
-    """Tests dispatch explicitly; no broker is kicked unless a test asks for it."""
-    settings.HELPDESK_SMS = {"DEFAULT_REGION": "IN", "DISPATCH": "none", "READ_TIMEOUT": 2}
+    """Tests dispatch explicitly; no broker is kicked unless a test asks for it.
+
+    The credential keys stay the site's (the demo's var/credential-key), so the worker and
+    dispatcher subprocesses some tests start read what the test wrote.
+    """
+    settings.HELPDESK_SMS = {
+        "DEFAULT_REGION": "IN",
+        "DISPATCH": "none",
+        "READ_TIMEOUT": 2,
+        "CREDENTIAL_KEYS": settings.HELPDESK_SMS["CREDENTIAL_KEYS"],
+    }
     MemoryGateway.reset()
     yield
     MemoryGateway.reset()

@@ -212,6 +212,55 @@ def test_provider_credentials_never_appear_in_any_admin_page(admin_client, secre
         assert PASSWORD not in page(response)
 
 
+@pytest.fixture
+def view_only_client(client, django_user_model):
+    """A staff member who may only view providers, messages and balances."""
+    from django.contrib.auth.models import Permission
+
+    user = django_user_model.objects.create_user("auditor", password="pw", is_staff=True)
+    user.user_permissions.set(
+        Permission.objects.filter(
+            content_type__app_label="helpdesk_sms",
+            codename__in=["view_provider", "view_message", "view_balancesnapshot"],
+        )
+    )
+    client.force_login(user)
+    return client
+
+
+def test_view_only_staff_see_no_credential_on_the_provider_page(view_only_client, secret_provider):
+    secret_provider.callback_secrets = "cb-SECRET-777"
+    secret_provider.save()
+
+    response = view_only_client.get(url("provider", "change", secret_provider.pk))
+
+    assert response.status_code == 200
+    text = page(response)
+    for secret in (API_KEY, PASSWORD, "cb-SECRET-777"):
+        assert secret not in text
+    assert "API key: set" in text and "callback secrets: set" in text
+
+
+def test_view_only_staff_see_when_credentials_last_changed(view_only_client, secret_provider):
+    response = view_only_client.get(url("provider", "change", secret_provider.pk))
+
+    assert "Last changed" in page(response)
+
+
+def test_view_only_staff_see_no_credential_in_lists_history_or_search(
+    view_only_client, secret_provider
+):
+    responses = [
+        view_only_client.get(url("provider", "changelist")),
+        view_only_client.get(url("provider", "changelist"), {"q": "Live"}),
+        view_only_client.get(url("provider", "history", secret_provider.pk)),
+    ]
+
+    for response in responses:
+        assert response.status_code == 200
+        assert API_KEY not in page(response) and PASSWORD not in page(response)
+
+
 def test_a_rejected_new_credential_is_not_echoed_back(admin_client, secret_provider):
     response = admin_client.post(
         url("provider", "change", secret_provider.pk),
