@@ -54,6 +54,7 @@ def send_sms(
         smart_replace=smart_replace,
         sender=sender,
         provider=provider,
+        group=group,
     )
     text, replaced_note = apply_smart_replace(text, smart_replace)
     group_send: Message | None = None

@@ -9,11 +9,14 @@ the composer or a database error at insert time, and nothing is written.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .exceptions import SmsInputError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .gateways.base import DeliveryReport
 
 #: Control characters (Unicode category Cc) other than line feed and carriage return, which
 #: GSM-7 has, and lone surrogates, which no encoding can send.
@@ -22,6 +25,8 @@ _UNSENDABLE = re.compile("[\x00-\x09\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 MAX_NUMBER_LENGTH = 32
 #: Message.idempotency_key's column.
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
+#: notify()'s occurrence goes into that key beside the event, ticket and template ids.
+MAX_OCCURRENCE_LENGTH = 100
 
 
 def check_text(value: Any, field: str, *, max_length: int | None = None) -> str:
@@ -46,6 +51,16 @@ def check_text(value: Any, field: str, *, max_length: int | None = None) -> str:
             field=field,
         )
     return value
+
+
+def validate_sendable_text(value: str) -> None:
+    """The same rule as :func:`check_text`, as a model/form validator (admin, full_clean)."""
+    from django.core.exceptions import ValidationError
+
+    try:
+        check_text(value, "the text")
+    except SmsInputError as exc:
+        raise ValidationError(exc.message[0].upper() + exc.message[1:], code="unsendable") from None
 
 
 def check_numbers(to: Any) -> list[str]:
@@ -79,6 +94,7 @@ def check_send_options(
     smart_replace: Any,
     sender: Any,
     provider: Any,
+    group: Any = None,
 ) -> None:
     """The keyword arguments of ``send_sms`` other than the numbers and the text."""
     if send_at is not None and not isinstance(send_at, datetime):
@@ -95,6 +111,13 @@ def check_send_options(
         check_text(idempotency_key, "idempotency_key", max_length=MAX_IDEMPOTENCY_KEY_LENGTH)
     if isinstance(sender, str):
         check_text(sender, "sender")
+    if isinstance(group, str):
+        check_text(group, "group")
+    check_provider(provider)
+
+
+def check_provider(provider: Any) -> None:
+    """A provider argument: a Provider, its name or its id (or None for the preferred one)."""
     if isinstance(provider, str):
         check_text(provider, "provider")
     elif provider is not None and (isinstance(provider, bool) or not _is_model_or_int(provider)):
@@ -103,6 +126,66 @@ def check_send_options(
             f"not {type(provider).__name__}.",
             field="provider",
         )
+
+
+def check_notify_arguments(event: Any, ticket: Any, occurrence: Any, provider: Any) -> None:
+    """What ``notify`` is called with, before the ticket is read or anything written."""
+    from django.db.models import Model
+
+    from .models import Event
+
+    if event not in Event.values:
+        raise SmsInputError(
+            f"event must be one of {', '.join(Event.values)}, not {event!r}.", field="event"
+        )
+    if not isinstance(ticket, Model) or ticket.pk is None:
+        kind = type(ticket).__name__ if not isinstance(ticket, Model) else "an unsaved ticket"
+        raise SmsInputError(
+            f"ticket must be a saved model instance, not {kind}.", field="ticket"
+        )
+    if occurrence is not None:
+        check_text(occurrence, "occurrence", max_length=MAX_OCCURRENCE_LENGTH)
+    check_provider(provider)
+
+
+#: Longest pushed parameter taken from a gateway (names and values): no real report needs more.
+MAX_PUSHED_FIELD_LENGTH = 1000
+#: Columns a delivery report's fields are written to (Message's), by DeliveryReport field.
+REPORT_FIELD_LENGTHS = {
+    "provider_message_id": 100,
+    "error_code": 50,
+    "error_text": MAX_PUSHED_FIELD_LENGTH,
+    "number": MAX_NUMBER_LENGTH,
+}
+
+
+def check_pushed_fields(fields: Mapping[str, Any]) -> None:
+    """A pushed query or form: every name and value sendable text of a sane length."""
+    limit = MAX_PUSHED_FIELD_LENGTH
+    for name in fields:
+        check_text(str(name), "parameter name", max_length=limit)
+        for value in fields.getlist(name) if hasattr(fields, "getlist") else [fields[name]]:
+            check_text(str(value), f"parameter {str(name)[:40]!r}", max_length=limit)
+
+
+def check_report(report: DeliveryReport) -> None:
+    """A parsed delivery report's texts, before any of them reaches a query or a column."""
+    for name, limit in REPORT_FIELD_LENGTHS.items():
+        check_text(getattr(report, name) or "", name, max_length=limit)
+    _check_nested(report.raw, "raw")
+
+
+def _check_nested(value: Any, field: str) -> None:
+    """Strings anywhere in a JSON-like value (PostgreSQL's jsonb refuses U+0000)."""
+    if isinstance(value, str):
+        check_text(value, field)
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            _check_nested(str(key), field)
+            _check_nested(item, f"{field}.{str(key)[:40]}")
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _check_nested(item, field)
 
 
 def _is_model_or_int(value: Any) -> bool:

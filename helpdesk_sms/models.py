@@ -18,6 +18,7 @@ from django.utils.translation import ngettext
 from .fields import EncryptedTextField
 from .gateways import registry
 from .gateways.base import Capability
+from .inputs import validate_sendable_text
 from .states import Source, Status
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -316,7 +317,10 @@ class SenderID(models.Model):
         help_text=_("The gateway account this sender ID is approved on."),
     )
     value = models.CharField(
-        _("sender ID"), max_length=32, help_text=_("Exactly as approved by the gateway.")
+        _("sender ID"),
+        max_length=32,
+        validators=[validate_sendable_text],
+        help_text=_("Exactly as approved by the gateway."),
     )
     description = models.CharField(
         _("description"), max_length=200, blank=True, help_text=_("What it is used for.")
@@ -437,6 +441,7 @@ class NotificationTemplate(models.Model):
     )
     body = models.TextField(
         _("body"),
+        validators=[validate_sendable_text],
         help_text=_(
             "Django template syntax, e.g. 'Ticket #{{ ticket.pk }} received: {{ ticket.title }}'."
         ),

@@ -32,6 +32,7 @@ from django.utils import timezone
 from . import conf, template_context
 from .compose import Composer, apply_smart_replace, creation_event, resolve_provider
 from .exceptions import InvalidRecipient, SmsInputError
+from .inputs import check_notify_arguments
 from .kick import dispatch_on_commit
 from .models import Audience, Event, Message, MessageEvent, NotificationTemplate, Provider
 from .rendering import TemplateRenderError, render
@@ -108,7 +109,9 @@ def notify(
     ``provider`` (a Provider or its name) sends through that provider the templates that
     name neither a provider nor a sender of their own (e.g. a provider per helpdesk queue).
     Inside :func:`one_pass` the event waits for the pass and this returns ``[]``.
+    Arguments of the wrong kind raise :class:`SmsInputError` naming them; nothing is written.
     """
+    check_notify_arguments(event, ticket, occurrence, provider)
     event = Event(event)
     if occurrence is None:
         task = context.get("task")

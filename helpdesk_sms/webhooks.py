@@ -15,7 +15,9 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpR
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from .exceptions import SmsInputError
 from .gateways.base import Capability, GatewayError
+from .inputs import check_pushed_fields, check_report
 from .models import Provider
 from .reports import apply_reports
 from .states import Source
@@ -49,7 +51,15 @@ def callback(request: HttpRequest, provider_id: int, secret: str) -> HttpRespons
     if not gateway.has(Capability.DLR_PUSH):
         return HttpResponseBadRequest(f"{provider.gateway} does not push delivery reports")
     try:
+        check_pushed_fields(request.GET)
+        if request.method == "POST" and request.content_type != "application/json":
+            check_pushed_fields(request.POST)
         reports = gateway.parse_callback(request)
+        for report in reports:
+            check_report(report)
+    except SmsInputError as exc:
+        logger.warning("helpdesk_sms: delivery report for %s refused: %s", provider, exc)
+        return HttpResponseBadRequest(f"refused: {exc}", content_type="text/plain")
     except GatewayError as exc:
         logger.warning("helpdesk_sms: unreadable delivery report for %s: %s", provider, exc)
         return HttpResponseBadRequest("unreadable report")

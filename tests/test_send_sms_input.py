@@ -43,6 +43,7 @@ def refused(**kwargs) -> SmsInputError:
         ({"idempotency_key": 7}, "idempotency_key", "not int"),
         ({"sender": "HELP\x00DK"}, "sender", "control character"),
         ({"provider": 3.5}, "provider", "not float"),
+        ({"group": "Ops\x00"}, "group", "control character"),
     ],
 )
 def test_bad_input_is_refused_naming_the_field_and_the_rule(memory_provider, kwargs, field, rule):

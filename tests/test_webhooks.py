@@ -165,3 +165,54 @@ def test_a_reference_to_another_providers_message_is_ignored(provider, accepted)
     report = DeliveryReport("x", DeliveryStatus.DELIVERED, ref=accepted.pk)
 
     assert apply_reports(other, [report], source="webhook") == 0
+
+
+# -- hostile pushes: refused with a 400 naming the field, nothing written -------------------
+
+
+def assert_refused_untouched(response, accepted, events_before, field):
+    accepted.refresh_from_db()
+    assert response.status_code == 400
+    assert field in response.content.decode()
+    assert accepted.status == Status.ACCEPTED
+    assert MessageEvent.objects.count() == events_before
+
+
+def test_a_nul_in_a_pushed_value_is_refused_naming_the_parameter(client, provider, accepted):
+    events_before = MessageEvent.objects.count()
+
+    response = push(client, provider, id=accepted.provider_message_id + "\x00", status="delivered")
+
+    assert_refused_untouched(response, accepted, events_before, "parameter 'id'")
+
+
+def test_a_control_character_in_a_parameter_name_is_refused(client, provider, accepted):
+    events_before = MessageEvent.objects.count()
+    data = {"id": accepted.provider_message_id, "status": "delivered", "x\x1b": "1"}
+
+    response = push(client, provider, **data)
+
+    assert_refused_untouched(response, accepted, events_before, "parameter name")
+
+
+def test_an_over_long_pushed_value_is_refused(client, provider, accepted):
+    events_before = MessageEvent.objects.count()
+
+    response = push(client, provider, id="9" * 5000, status="delivered")
+
+    assert_refused_untouched(response, accepted, events_before, "at most 1000")
+
+
+def test_a_nul_inside_a_json_push_is_refused_naming_the_field(client, unified_provider):
+    from tests.fixtures_unified import UNIFIED_CALLBACK_SECRET
+
+    url = reverse(
+        "helpdesk_sms:callback",
+        kwargs={"provider_id": unified_provider.pk, "secret": UNIFIED_CALLBACK_SECRET},
+    )
+    body = '{"sMessageId": "abc\\u0000", "sStatus": "DELIVRD", "sMobileNo": "919812345678"}'
+
+    response = client.post(url, body, content_type="application/json")
+
+    assert response.status_code == 400
+    assert "provider_message_id" in response.content.decode()

@@ -17,6 +17,7 @@ from django.core.management.base import BaseCommand, CommandError, SystemCheckEr
 from helpdesk_sms import balances
 from helpdesk_sms.exceptions import SmsInputError
 from helpdesk_sms.gateways.base import REDACTED, Capability, GatewayError, redact
+from helpdesk_sms.inputs import check_text
 from helpdesk_sms.models import BalanceSnapshot, Provider
 
 #: The command did what was asked.
@@ -35,8 +36,12 @@ class SmsCommand(BaseCommand):
     (tests, other code) still gets the CommandError with its ``returncode``.
     """
 
+    #: Positional arguments by their dest, as ``--help`` names them (e.g. "name": "NAME").
+    positional_names: Mapping[str, str] = {}
+
     def execute(self, *args: Any, **options: Any) -> str | None:
         try:
+            self.check_text_options(options)
             return super().execute(*args, **options)
         except CommandError as exc:
             if (
@@ -47,6 +52,24 @@ class SmsCommand(BaseCommand):
                 raise
             self.stderr.write(f"error: {exc}")
             raise SystemExit(exc.returncode) from None
+
+
+    def check_text_options(self, options: Mapping[str, Any]) -> None:
+        """Every text given on the command line: no NUL, control character or lone surrogate.
+
+        Bytes that are not UTF-8 arrive from argv as lone surrogates; a NUL would fail a
+        PostgreSQL query. Each is a usage error naming the option, before any work starts.
+        """
+        for dest, value in options.items():
+            values = value if isinstance(value, list | tuple) else [value]
+            for item in values:
+                if not isinstance(item, str):
+                    continue
+                try:
+                    check_text(item, dest)
+                except SmsInputError as exc:
+                    option = self.positional_names.get(dest, "--" + dest.replace("_", "-"))
+                    raise usage_error(option, exc.message.replace(dest, "the value", 1)) from None
 
 
 def usage_error(option: str, message: str) -> CommandError:

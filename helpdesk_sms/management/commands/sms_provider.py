@@ -51,6 +51,7 @@ SENDER_OPTIONS = {"value": "--sender", "provider": "NAME", "__all__": "--sender"
 
 class Command(SmsCommand):
     help = "Add, list and check SMS providers (gateway accounts)."
+    positional_names = {"name": "NAME"}
 
     def add_arguments(self, parser: ArgumentParser) -> None:
         actions = parser.add_subparsers(dest="action", required=True)

@@ -23,6 +23,7 @@ DEFAULT_PORT = 9001
 
 class Command(SmsCommand):
     help = "Run gateway simulators on consecutive ports until Ctrl-C."
+    positional_names = {"gateways": "GATEWAY"}
     # The simulators need neither the database nor the site's checks.
     requires_system_checks: list[str] = []
 
