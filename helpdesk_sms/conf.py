@@ -30,6 +30,9 @@ DEFAULTS: dict[str, Any] = {
     # Seconds to wait for a gateway to accept the connection, and then for its answer.
     "CONNECT_TIMEOUT": 5.0,
     "READ_TIMEOUT": 30.0,
+    # The longest gateway answer read (bytes): a longer one is refused unread, as an
+    # ambiguous send or a failed poll, so a broken or hostile gateway cannot exhaust memory.
+    "MAX_REPLY_BYTES": 2 * 1024 * 1024,
     # Retries when the gateway provably did not take the message, with doubling back-off.
     "MAX_ATTEMPTS": 5,
     "RETRY_BACKOFF": 30,

@@ -42,6 +42,7 @@ from .base import (
     ReportRef,
     SendOutcome,
     digits,
+    is_number,
 )
 
 logger = logging.getLogger(__name__)
@@ -250,7 +251,7 @@ class AtlGateway(Gateway):
                 "controlid": control_id,
                 "xml": stored,
             },
-            response=self.redact({**reply.as_dict(), "xml": body[:2000]}),
+            response=self.redact({**reply.as_dict(), "xml": self.clip(body)}),
         )
 
     def fetch_reports(self, refs: Sequence[ReportRef]) -> list[DeliveryReport]:
@@ -270,7 +271,7 @@ class AtlGateway(Gateway):
         if reply.normalized_code != SUCCESS:
             raise self._error(reply, body)
         amount = _decimal(reply.value("units"))
-        raw = self.redact({**reply.as_dict(), "xml": body[:2000]})
+        raw = self.redact({**reply.as_dict(), "xml": self.clip(body)})
         if amount is None:
             raise GatewayError(
                 ErrorCategory.TRANSIENT, "ATL's units reply has no readable number", raw=raw
@@ -398,7 +399,7 @@ class AtlGateway(Gateway):
             data=data,
             headers={"Content-Type": "text/xml; charset=UTF-8"},
         )
-        body = response.content.decode("utf-8-sig", errors="replace")
+        body = self.reply_text(response.content)
         reply = parse_reply(body, tolerant=tolerant)
         return (reply if reply is not None and reply.code else None), body
 
@@ -410,7 +411,7 @@ class AtlGateway(Gateway):
         return reply, body
 
     def _unreadable(self, body: str, sending: bool) -> GatewayError:
-        raw = self.redact(body[:2000])
+        raw = self.clip(body)
         if sending:
             return GatewayError(
                 ErrorCategory.AMBIGUOUS,
@@ -431,7 +432,7 @@ class AtlGateway(Gateway):
             category = ErrorCategory.AMBIGUOUS if taken else ErrorCategory.INVALID_REQUEST
             text = f"unknown ATL response code {reply.code}"
         return GatewayError(
-            category, self.redact(text), code=reply.code, raw=self.redact(body[:2000])
+            category, self.redact(text), code=reply.code, raw=self.clip(body)
         )
 
     def _results(self, batch: Batch, task_id: str, *, duplicate: bool) -> list[RecipientResult]:
@@ -556,7 +557,7 @@ def split_message_id(value: str) -> tuple[str, int]:
     parts = value.split(":")
     if len(parts) < 2:
         return "", 1
-    occurrence = int(parts[2]) if len(parts) > 2 and parts[2].isdigit() else 1
+    occurrence = int(parts[2]) if len(parts) > 2 and is_number(parts[2]) else 1
     return digits(parts[1]), max(1, occurrence)
 
 
@@ -575,6 +576,12 @@ def describe(code: str) -> tuple[str, ErrorCategory] | None:
     return None
 
 
+#: Longest broken reply :func:`repair` is tried on. The malformed replies ATL really sends
+#: (the document's examples) are a few hundred bytes; repairing is linear but slow in
+#: Python, so a large broken reply is unreadable at once rather than after seconds.
+MAX_REPAIR_CHARS = 256 * 1024
+
+
 def parse_reply(body: str | bytes, *, tolerant: bool = False) -> Reply | None:
     """An ATL reply read with defusedxml; None when it cannot be read.
 
@@ -587,7 +594,7 @@ def parse_reply(body: str | bytes, *, tolerant: bool = False) -> Reply | None:
         return None
     root = _parse(text)
     well_formed = root is not None
-    if root is None and tolerant:
+    if root is None and tolerant and len(text) <= MAX_REPAIR_CHARS:
         repaired = repair(text)
         root = _parse(repaired) if repaired is not None else None
     if root is None:
@@ -616,10 +623,15 @@ def repair(text: str) -> str | None:
     """
     out: list[str] = ["<reply>"]
     stack: list[list[Any]] = []  # [name, has_text]
+    # Where each open name sits on the stack, so finding one costs O(1), not O(depth):
+    # a reply of a million unclosed tags is repaired in linear time.
+    depths: dict[str, list[int]] = {}
 
     def close_to(depth: int) -> None:
         while len(stack) > depth:
-            out.append(f"</{stack.pop()[0]}>")
+            name = stack.pop()[0]
+            depths[name].pop()
+            out.append(f"</{name}>")
 
     for match in _TOKEN.finditer(text):
         token = match.group(0)
@@ -638,20 +650,19 @@ def repair(text: str) -> str | None:
             out.append(_escape_text(token))
             continue
         if match.group("end"):
-            names = [n for n, _ in stack]
-            if name in names:
-                close_to(len(names) - 1 - names[::-1].index(name))
+            if depths.get(name):
+                close_to(depths[name][-1])  # the innermost element of that name
             continue
         if stack and stack[-1][1]:
             close_to(len(stack) - 1)
-        names = [n for n, _ in stack]
-        if name in names:
-            close_to(names.index(name))  # read as its end tag
+        if depths.get(name):
+            close_to(depths[name][0])  # read as its end tag
             continue
         if match.group("empty"):
             out.append(f"<{name}/>")
         else:
             out.append(f"<{name}>")
+            depths.setdefault(name, []).append(len(stack))
             stack.append([name, False])
     close_to(0)
     out.append("</reply>")
@@ -675,8 +686,8 @@ def _escape_text(text: str) -> str:
 def _parse(text: str) -> Any:
     try:
         return DefusedET.fromstring(text.encode("utf-8"))
-    except (DefusedET.ParseError, DefusedXmlException, ValueError):
-        return None
+    except (DefusedET.ParseError, DefusedXmlException, ValueError, LookupError):
+        return None  # LookupError: an XML declaration naming an encoding that does not exist
 
 
 def _tag(element: Any) -> str:
@@ -709,7 +720,7 @@ def _counts(reply: Reply) -> dict[str, int]:
     counts = {}
     for name in SUMMARY_COUNTERS:
         value = reply.value(name)
-        if value.isdigit():
+        if is_number(value):
             counts[name] = int(value)
     return counts
 

@@ -10,6 +10,7 @@ an adapter hands back has its credentials redacted first.
 from __future__ import annotations
 
 import enum
+import functools
 import re
 import urllib.parse
 import zoneinfo
@@ -30,6 +31,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..models import Provider
 
 REDACTED = "***"
+#: How much of a reply is kept on a message's timeline (after masking: never before).
+STORED_REPLY_CHARS = 2000
+#: The operations whose reply reading the base guards (see ``Gateway.__init_subclass__``).
+GUARDED_OPERATIONS = ("send", "fetch_reports", "balance", "cancel", "parse_callback")
 
 
 class Capability(enum.StrEnum):
@@ -192,6 +197,27 @@ class Gateway:
     def __init__(self, provider: Provider) -> None:
         self.provider = provider
         self._session: requests.Session | None = None
+        #: Requests handed to the network so far: from the first, the gateway may have it.
+        self._requests_started = 0
+        #: The body of the last reply read, for the record when it cannot be understood.
+        self._last_reply = b""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Guard every operation a subclass writes: the rule for unreadable replies is ours.
+
+        Whatever an adapter's parser raises on a reply it cannot read (a RecursionError on
+        deep JSON, a ValueError on a 5,000-digit number, a LookupError on a bogus XML
+        encoding) becomes a :class:`GatewayError`: AMBIGUOUS for a send whose request went
+        out (the gateway may have taken it), TRANSIENT for a poll, balance or cancel (asking
+        again is harmless; nothing moves), INVALID_REQUEST for a pushed report (the webhook
+        answers 400). An exception before any request went out is an adapter bug and
+        propagates unchanged: the outbox then keeps the messages queued, unsent.
+        """
+        super().__init_subclass__(**kwargs)
+        for name in GUARDED_OPERATIONS:
+            method = cls.__dict__.get(name)
+            if method is not None and not getattr(method, "guarded", False):
+                setattr(cls, name, _guarded(name, method))
 
     # -- operations ----------------------------------------------------------------------
 
@@ -263,6 +289,40 @@ class Gateway:
         """``value`` (text, dict, list) with every credential replaced by ``***``."""
         return redact(value, self.secrets)
 
+    def clip(self, text: str | bytes, limit: int = STORED_REPLY_CHARS) -> str:
+        """Reply text fit for storing: credentials masked first, then cut to ``limit``.
+
+        Cutting first could split a secret at the boundary and leave its first characters
+        unmasked (``…apikey=AUD``).
+        """
+        if isinstance(text, bytes):
+            text = self.reply_text(text)
+        return self.redact(text)[:limit]
+
+    def reply_text(self, content: bytes) -> str:
+        """A reply's bytes as text: UTF-8 (a BOM dropped), undecodable bytes replaced."""
+        return content.decode("utf-8-sig", errors="replace")
+
+    def unreadable_reply(self, operation: str, exc: BaseException) -> GatewayError:
+        """The error for a reply the adapter could not read (see ``__init_subclass__``)."""
+        what = f"{type(exc).__name__}: {self.redact(str(exc))[:200]}"
+        label = self.verbose_name or self.name
+        raw = self.clip(self._last_reply) if self._last_reply else None
+        if operation == "send":
+            return GatewayError(
+                ErrorCategory.AMBIGUOUS,
+                f"{label}'s answer could not be read ({what}); it may have taken the message",
+                raw=raw,
+            )
+        if operation == "parse_callback":
+            return GatewayError(
+                ErrorCategory.INVALID_REQUEST,
+                f"the pushed report could not be read ({what})",
+            )
+        return GatewayError(
+            ErrorCategory.TRANSIENT, f"{label}'s answer could not be read ({what})", raw=raw
+        )
+
     @property
     def session(self) -> requests.Session:
         """One kept-alive HTTP session for as long as this adapter lives (a whole pass).
@@ -297,8 +357,11 @@ class Gateway:
         status is TRANSIENT (the gateway did not take it), another non-2xx is INVALID_REQUEST.
         """
         timeout = (conf.get("CONNECT_TIMEOUT"), conf.get("READ_TIMEOUT"))
+        self._requests_started += 1
+        self._last_reply = b""
         try:
-            response = self.session.request(method, url, timeout=timeout, **kwargs)
+            response = self.session.request(method, url, timeout=timeout, stream=True, **kwargs)
+            self._last_reply = self._read_capped(response)
         except requests.exceptions.ConnectTimeout as exc:
             raise self._transport_error(ErrorCategory.TRANSIENT, "connect timeout", exc) from None
         except requests.exceptions.ConnectionError as exc:
@@ -320,29 +383,79 @@ class Gateway:
                 ErrorCategory.TRANSIENT,
                 f"HTTP {response.status_code} from the gateway",
                 code=str(response.status_code),
-                raw=self.redact(response.text[:2000]),
+                raw=self.clip(response.content),
             )
         if response.status_code == 429:
             raise GatewayError(
                 ErrorCategory.THROTTLED,
                 "HTTP 429 from the gateway",
                 code="429",
-                raw=self.redact(response.text[:2000]),
+                raw=self.clip(response.content),
             )
         if response.status_code >= 400:
             raise GatewayError(
                 ErrorCategory.INVALID_REQUEST,
                 f"HTTP {response.status_code} from the gateway",
                 code=str(response.status_code),
-                raw=self.redact(response.text[:2000]),
+                raw=self.clip(response.content),
             )
         return response
+
+    def _read_capped(self, response: requests.Response) -> bytes:
+        """The whole body, unless it is over ``MAX_REPLY_BYTES``: then an AMBIGUOUS error.
+
+        Read in chunks and stopped at the cap, so a 50 MB reply costs what the cap costs.
+        Over the cap the gateway did answer, so a send may have been taken: AMBIGUOUS (for
+        a poll or a balance any GatewayError leaves every message as it was).
+        """
+        cap = int(conf.get("MAX_REPLY_BYTES"))
+        declared = response.headers.get("Content-Length", "")
+        too_large = is_number(declared) and int(declared) > cap
+        size = 0
+        chunks: list[bytes] = []
+        if not too_large:
+            for chunk in response.iter_content(chunk_size=64 * 1024):
+                size += len(chunk)
+                if size > cap:
+                    too_large = True
+                    break
+                chunks.append(chunk)
+        if too_large:
+            response.close()
+            raise GatewayError(
+                ErrorCategory.AMBIGUOUS,
+                f"the gateway's answer is over {cap} bytes (MAX_REPLY_BYTES) and was not read",
+                code="reply_too_large",
+            )
+        body = b"".join(chunks)
+        response._content = body  # what response.content / .text / .json() read from now on
+        response._content_consumed = True
+        return body
 
     def _transport_error(self, category: ErrorCategory, what: str, exc: Exception) -> GatewayError:
         return GatewayError(category, f"{what}: {self.redact(str(exc))}")
 
     def url(self, path: str) -> str:
         return self.provider.base_url.rstrip("/") + "/" + path.lstrip("/")
+
+
+def _guarded(operation: str, method: Callable[..., Any]) -> Callable[..., Any]:
+    """``method`` with the unreadable-reply rule of :meth:`Gateway.__init_subclass__`."""
+
+    @functools.wraps(method)
+    def guarded(self: Gateway, *args: Any, **kwargs: Any) -> Any:
+        started = self._requests_started
+        try:
+            return method(self, *args, **kwargs)
+        except GatewayError:
+            raise
+        except Exception as exc:
+            if operation != "parse_callback" and self._requests_started == started:
+                raise  # nothing went out: an adapter bug, not a reply
+            raise self.unreadable_reply(operation, exc) from None
+
+    guarded.guarded = True  # type: ignore[attr-defined]
+    return guarded
 
 
 def _never_connected(exc: requests.exceptions.ConnectionError) -> bool:
@@ -395,8 +508,16 @@ def redact_params(params: dict[str, Any]) -> dict[str, Any]:
 
 
 def digits(value: Any) -> str:
-    """Only the digits of ``value`` ("+91 98123-45678" -> "919812345678")."""
-    return "".join(c for c in str(value or "") if c.isdigit())
+    """Only the ASCII digits of ``value`` ("+91 98123-45678" -> "919812345678").
+
+    ``str.isdigit`` also accepts ``²`` and other characters ``int()`` refuses.
+    """
+    return "".join(c for c in str(value or "") if "0" <= c <= "9")
+
+
+def is_number(text: str) -> bool:
+    """Whether ``text`` is a non-empty run of ASCII digits, safe to give ``int()``."""
+    return text.isascii() and text.isdigit()
 
 
 Entry = TypeVar("Entry")

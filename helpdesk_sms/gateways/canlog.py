@@ -280,7 +280,7 @@ class CanlogGateway(Gateway):
     def _call(self, path: str, params: dict[str, str], *, sending: bool = False) -> dict:
         """GET ``path`` and return its reply, or raise the error it carries."""
         response = self.http("GET", self.url(path), params=params)
-        body = response.content.decode("utf-8-sig", errors="replace")
+        body = self.reply_text(response.content)
         reply = parse_reply(body)
         if reply is None or reply.get("ErrorCode") is None:
             raise self._unreadable(body, sending)
@@ -294,13 +294,13 @@ class CanlogGateway(Gateway):
             return GatewayError(
                 ErrorCategory.AMBIGUOUS,
                 "Canlog's answer could not be read; it may have taken the message",
-                raw=self.redact(body[:2000]),
+                raw=self.clip(body),
             )
         # Nothing was submitted: asking again is harmless.
         return GatewayError(
             ErrorCategory.TRANSIENT,
             "Canlog's answer could not be read",
-            raw=self.redact(body[:2000]),
+            raw=self.clip(body),
         )
 
     def _error(self, reply: dict, code: int | None, body: str, sending: bool) -> GatewayError:
@@ -314,8 +314,8 @@ class CanlogGateway(Gateway):
             taken = _clean(reply.get("JobId")) or _entries(reply.get("MessageData"))
             if sending and taken:
                 category = ErrorCategory.AMBIGUOUS
-            text = f"unknown Canlog error code {sent}: {words or body.strip()[:500]}"
-        return GatewayError(category, self.redact(text), code=sent, raw=self.redact(body[:2000]))
+            text = f"unknown Canlog error code {sent}: {words or self.clip(body.strip(), 500)}"
+        return GatewayError(category, self.redact(text), code=sent, raw=self.clip(body))
 
     def _results(
         self, batch: Batch, job_id: str, entries: list[dict[str, Any]]

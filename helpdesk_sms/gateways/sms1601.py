@@ -38,6 +38,7 @@ from .base import (
     RecipientResult,
     ReportRef,
     SendOutcome,
+    is_number,
     redact_params,
 )
 
@@ -413,7 +414,7 @@ class Sms1601Gateway(Gateway):
                 raw=self.redact(data),
             )
         report = self._report(smsid, word, data.get("datum", ""), self.redact(data))
-        if report is not None and data.get("referentie", "").isdigit():
+        if report is not None and is_number(data.get("referentie", "")):
             report.ref = int(data["referentie"])  # one message's pk: a fallback for matching
         return [report] if report else []
 
@@ -515,9 +516,12 @@ class Sms1601Gateway(Gateway):
 
     # -- replies ---------------------------------------------------------------------------
 
+    def reply_text(self, content: bytes) -> str:
+        return decode(content)
+
     def _get(self, path: str, params: dict[str, str]) -> str:
         response = self.http("GET", self.url(path), params=params)
-        return decode(response.content)
+        return self.reply_text(response.content)
 
     def _call(self, path: str, params: dict[str, str], *, sending: bool = False) -> Reply:
         """GET ``path``; the OK reply, or the error it carries raised."""
@@ -528,7 +532,7 @@ class Sms1601Gateway(Gateway):
         return reply
 
     def _failure(self, reply: Reply | None, body: str, *, sending: bool) -> GatewayError:
-        raw = self.redact(body[:2000])
+        raw = self.clip(body)
         if reply is None or reply.ok:
             if sending:
                 return GatewayError(

@@ -25,6 +25,8 @@ from .base import (
     GatewayError,
     RecipientResult,
     SendOutcome,
+    digits,
+    is_number,
     match_entries,
     redact_params,
 )
@@ -198,27 +200,27 @@ class SmscloneGateway(Gateway):
         path = SEND_PATHS[self.route()]
         params = self.send_params(batch)
         response = self.http("GET", self.url(path), params=params)
-        body = response.content.decode("utf-8-sig", errors="replace")
+        body = self.reply_text(response.content)
         reply = parse_reply(body)
         if reply is None:
             raise GatewayError(
                 ErrorCategory.AMBIGUOUS,
                 "smsclone's answer has no batch code; it may have taken the message",
-                raw=self.redact(body[:2000]),
+                raw=self.clip(body),
             )
         if not reply.processed:
             raise self._batch_error(reply, body, sending=True)
         return SendOutcome(
             results=self._results(batch, reply),
             request={"path": path, "params": self.redact(redact_params(params))},
-            response=self.redact({**reply.as_dict(), "body": body[:2000]}),
+            response=self.redact({**reply.as_dict(), "body": self.clip(body)}),
         )
 
     def balance(self) -> list[Balance]:
         """The account's units: the reply is a bare decimal."""
         params = {**self._auth(), "balance": "true"}
         response = self.http("GET", self.url(BALANCE_PATH), params=params)
-        body = response.content.decode("utf-8-sig", errors="replace")
+        body = self.reply_text(response.content)
         amount = parse_amount(body)
         if amount is not None:
             return [Balance("", amount, "units", raw={"body": self.redact(body.strip())})]
@@ -229,7 +231,7 @@ class SmscloneGateway(Gateway):
         raise GatewayError(
             ErrorCategory.TRANSIENT,
             "smsclone's balance reply is not a number",
-            raw=self.redact(body[:2000]),
+            raw=self.clip(body),
         )
 
     # -- validation and request building ---------------------------------------------------
@@ -318,9 +320,10 @@ class SmscloneGateway(Gateway):
             category = ErrorCategory.INVALID_REQUEST
             if sending and any(_verdict(e)[0] for e in reply.entries if e["complete"]):
                 category = ErrorCategory.AMBIGUOUS
-            text = f"unknown smsclone batch code {reply.code}: {reply.description or body[:500]}"
+            said = reply.description or self.clip(body, 500)
+            text = f"unknown smsclone batch code {reply.code}: {said}"
         return GatewayError(
-            category, self.redact(text), code=reply.code, raw=self.redact(body[:2000])
+            category, self.redact(text), code=reply.code, raw=self.clip(body)
         )
 
     def _results(self, batch: Batch, reply: Reply) -> list[RecipientResult]:
@@ -408,8 +411,8 @@ def parse_entry(chunk: str) -> dict[str, Any]:
     entry["dnd"] = "DND" in entry["status"].upper()
     entry["complete"] = (
         len(fields) >= 5
-        and entry["code"].isdigit()
-        and any(c.isdigit() for c in entry["number"])
+        and is_number(entry["code"])
+        and bool(digits(entry["number"]))
         and bool(entry["message_id"] and entry["status"])
         and "\ufffd" not in "".join(fields[:4])
     )
@@ -430,7 +433,7 @@ def parse_amount(body: str) -> Decimal | None:
 
 def number_status(code: str) -> tuple[str, str, ErrorCategory | None] | None:
     """The table row of a per-number code, compared as a number (``14`` is ``0014``)."""
-    if not code.isdigit():
+    if not is_number(code):
         return None
     key = f"{int(code):04d}"
     return NUMBER_STATUSES.get(key) or OTHER_NUMBER_STATUSES.get(key)

@@ -30,6 +30,7 @@ from .base import (
     RecipientResult,
     SendOutcome,
     digits,
+    is_number,
     match_entries,
     redact_params,
 )
@@ -219,7 +220,7 @@ class UnifiedGateway(Gateway):
         path = self.path_for(batch)
         params = self.send_params(batch)
         response = self.http("GET", self.url(path), params=params)
-        body = response.content.decode("utf-8-sig", errors="replace")
+        body = self.reply_text(response.content)
         entries, unreadable = parse_reply(body)
         raw = self.redact(body[:4000])
         if not entries:
@@ -532,4 +533,4 @@ def _truthy(value: Any) -> bool:
 
 def _integer(value: Any) -> int | None:
     text = str(value if value is not None else "").strip()
-    return int(text) if text.isdigit() else None
+    return int(text) if is_number(text) else None

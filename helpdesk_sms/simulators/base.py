@@ -343,7 +343,9 @@ class Simulator:
             with self.lock:
                 response = self.handle(request)
             if "body" in faults:
-                response = SimResponse(200, str(faults["body"]), response.content_type)
+                body = faults["body"]  # bytes as they are: a reply in a broken encoding
+                body = body if isinstance(body, bytes) else str(body)
+                response = SimResponse(200, body, response.content_type)
             if faults.get("malformed"):
                 response = _garble(response)
         answer = {"status": response.status, "body": _preview(response.data)}
