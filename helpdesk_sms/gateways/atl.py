@@ -407,32 +407,16 @@ class AtlGateway(Gateway):
         """POST one XML request; its reply, or an error when it cannot be read."""
         reply, body = self._exchange(data)
         if reply is None:
-            raise self._unreadable(body, sending)
+            raise self.unreadable(body, sending=sending)
         return reply, body
 
-    def _unreadable(self, body: str, sending: bool) -> GatewayError:
-        raw = self.clip(body)
-        if sending:
-            return GatewayError(
-                ErrorCategory.AMBIGUOUS,
-                "ATL's answer could not be read; it may have taken the task",
-                raw=raw,
-            )
-        # Nothing was submitted: asking again is harmless.
-        return GatewayError(ErrorCategory.TRANSIENT, "ATL's answer could not be read", raw=raw)
-
     def _error(self, reply: Reply, body: str, *, sending: bool = False) -> GatewayError:
-        known = describe(reply.code)
-        if known:
-            text, category = known
-            if category == ErrorCategory.AMBIGUOUS and not sending:
-                category = ErrorCategory.TRANSIENT  # nothing submitted: ask again later
-        else:
-            taken = sending and _clean(reply.value("taskid"))
-            category = ErrorCategory.AMBIGUOUS if taken else ErrorCategory.INVALID_REQUEST
-            text = f"unknown ATL response code {reply.code}"
-        return GatewayError(
-            category, self.redact(text), code=reply.code, raw=self.clip(body)
+        return self.coded_error(
+            reply.code,
+            describe(reply.code),
+            body,
+            sending=sending,
+            taken=bool(_clean(reply.value("taskid"))),
         )
 
     def _results(self, batch: Batch, task_id: str, *, duplicate: bool) -> list[RecipientResult]:
@@ -494,7 +478,7 @@ class AtlGateway(Gateway):
                 "helpdesk_sms: ATL's %s of task %s could not be read: %r",
                 operation,
                 task_id,
-                self.redact(body[:200]),
+                self.clip(body, 200),
             )
             return None
         code = reply.normalized_code

@@ -303,6 +303,52 @@ class Gateway:
         """A reply's bytes as text: UTF-8 (a BOM dropped), undecodable bytes replaced."""
         return content.decode("utf-8-sig", errors="replace")
 
+    def unreadable(self, body: str, *, sending: bool, what: str = "answer") -> GatewayError:
+        """A reply with no answer we can read in it.
+
+        After a send the gateway may have acted on it: AMBIGUOUS, never resubmitted. For
+        anything else nothing was submitted, so asking again is harmless: TRANSIENT.
+        """
+        label = self.verbose_name or self.name
+        if sending:
+            return GatewayError(
+                ErrorCategory.AMBIGUOUS,
+                f"{label}'s {what} could not be read; it may have taken the message",
+                raw=self.clip(body),
+            )
+        return GatewayError(
+            ErrorCategory.TRANSIENT, f"{label}'s {what} could not be read", raw=self.clip(body)
+        )
+
+    def coded_error(
+        self,
+        code: str,
+        known: tuple[str, ErrorCategory] | None,
+        body: str,
+        *,
+        sending: bool,
+        words: str = "",
+        taken: bool = False,
+    ) -> GatewayError:
+        """The error a reply's code names, ``known`` being its row of the vendor's table.
+
+        The gateway's own ``words`` win over the table's. AMBIGUOUS only means something for
+        a send; for a poll or a balance it is TRANSIENT. A code the vendor never documented
+        is INVALID_REQUEST, unless a send's reply also shows the message was ``taken``
+        (a job id beside the code): then AMBIGUOUS.
+        """
+        if known is not None:
+            text, category = words or known[0], known[1]
+            if category == ErrorCategory.AMBIGUOUS and not sending:
+                category = ErrorCategory.TRANSIENT
+        else:
+            category = (
+                ErrorCategory.AMBIGUOUS if sending and taken else ErrorCategory.INVALID_REQUEST
+            )
+            said = words or self.clip(body.strip(), 500)
+            text = f"unknown {self.verbose_name or self.name} code {code}: {said}"
+        return GatewayError(category, self.redact(text), code=code, raw=self.clip(body))
+
     def unreadable_reply(self, operation: str, exc: BaseException) -> GatewayError:
         """The error for a reply the adapter could not read (see ``__init_subclass__``)."""
         what = f"{type(exc).__name__}: {self.redact(str(exc))[:200]}"

@@ -283,39 +283,22 @@ class CanlogGateway(Gateway):
         body = self.reply_text(response.content)
         reply = parse_reply(body)
         if reply is None or reply.get("ErrorCode") is None:
-            raise self._unreadable(body, sending)
+            raise self.unreadable(body, sending=sending)
         code = _integer(reply["ErrorCode"])
         if code != 0:
             raise self._error(reply, code, body, sending)
         return reply
 
-    def _unreadable(self, body: str, sending: bool) -> GatewayError:
-        if sending:
-            return GatewayError(
-                ErrorCategory.AMBIGUOUS,
-                "Canlog's answer could not be read; it may have taken the message",
-                raw=self.clip(body),
-            )
-        # Nothing was submitted: asking again is harmless.
-        return GatewayError(
-            ErrorCategory.TRANSIENT,
-            "Canlog's answer could not be read",
-            raw=self.clip(body),
-        )
-
     def _error(self, reply: dict, code: int | None, body: str, sending: bool) -> GatewayError:
-        sent = str(reply["ErrorCode"]).strip()
         known = ERRORS.get(f"{code:03d}") if code is not None and code >= 0 else None
-        words = str(reply.get("ErrorMessage") or "").strip()
-        if known:
-            category, text = known[1], words or known[0]
-        else:
-            category = ErrorCategory.INVALID_REQUEST
-            taken = _clean(reply.get("JobId")) or _entries(reply.get("MessageData"))
-            if sending and taken:
-                category = ErrorCategory.AMBIGUOUS
-            text = f"unknown Canlog error code {sent}: {words or self.clip(body.strip(), 500)}"
-        return GatewayError(category, self.redact(text), code=sent, raw=self.clip(body))
+        return self.coded_error(
+            str(reply["ErrorCode"]).strip(),
+            known,
+            body,
+            sending=sending,
+            words=str(reply.get("ErrorMessage") or "").strip(),
+            taken=bool(_clean(reply.get("JobId")) or _entries(reply.get("MessageData"))),
+        )
 
     def _results(
         self, batch: Batch, job_id: str, entries: list[dict[str, Any]]

@@ -532,27 +532,9 @@ class Sms1601Gateway(Gateway):
         return reply
 
     def _failure(self, reply: Reply | None, body: str, *, sending: bool) -> GatewayError:
-        raw = self.clip(body)
         if reply is None or reply.ok:
-            if sending:
-                return GatewayError(
-                    ErrorCategory.AMBIGUOUS,
-                    "1601SMS's answer could not be read; it may have acted on the request",
-                    raw=raw,
-                )
-            return GatewayError(
-                ErrorCategory.TRANSIENT, "1601SMS's answer could not be read", raw=raw
-            )
-        words, category = ERRORS.get(
-            reply.code,
-            (f"unknown 1601SMS error {reply.code}: {body.strip()[:300]}", None),
-        )
-        return GatewayError(
-            category or ErrorCategory.INVALID_REQUEST,
-            self.redact(words),
-            code=reply.code,
-            raw=raw,
-        )
+            return self.unreadable(body, sending=sending)
+        return self.coded_error(reply.code, ERRORS.get(reply.code), body, sending=sending)
 
     def _results(self, batch: Batch, reply: Reply) -> list[RecipientResult]:
         scheduled = batch.schedule_at is not None

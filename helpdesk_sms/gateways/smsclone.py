@@ -313,17 +313,13 @@ class SmscloneGateway(Gateway):
     # -- replies ---------------------------------------------------------------------------
 
     def _batch_error(self, reply: Reply, body: str, *, sending: bool) -> GatewayError:
-        known = ERRORS.get(f"TG{reply.number:02d}")
-        if known:
-            category, text = known[1], reply.description or known[0]
-        else:
-            category = ErrorCategory.INVALID_REQUEST
-            if sending and any(_verdict(e)[0] for e in reply.entries if e["complete"]):
-                category = ErrorCategory.AMBIGUOUS
-            said = reply.description or self.clip(body, 500)
-            text = f"unknown smsclone batch code {reply.code}: {said}"
-        return GatewayError(
-            category, self.redact(text), code=reply.code, raw=self.clip(body)
+        return self.coded_error(
+            reply.code,
+            ERRORS.get(f"TG{reply.number:02d}"),
+            body,
+            sending=sending,
+            words=reply.description,
+            taken=any(_verdict(e)[0] for e in reply.entries if e["complete"]),
         )
 
     def _results(self, batch: Batch, reply: Reply) -> list[RecipientResult]:

@@ -222,7 +222,7 @@ class UnifiedGateway(Gateway):
         response = self.http("GET", self.url(path), params=params)
         body = self.reply_text(response.content)
         entries, unreadable = parse_reply(body)
-        raw = self.redact(body[:4000])
+        raw = self.clip(body, 4000)
         if not entries:
             raise GatewayError(
                 ErrorCategory.AMBIGUOUS,
