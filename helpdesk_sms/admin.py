@@ -27,7 +27,7 @@ from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from . import api, balances, outbox, template_variables
+from . import api, balances, kick, outbox, template_variables
 from .exceptions import SmsInputError
 from .forms import (
     SECRET_FIELDS,
@@ -668,6 +668,8 @@ class MessageAdmin(ReadOnlyLogAdmin):
                 requeued += 1
             else:
                 unsendable += 1
+        if requeued:
+            kick.dispatch_on_commit()  # one wake-up for all of them
         self._report(
             request,
             ngettext("%(count)d message re-queued.", "%(count)d messages re-queued.", requeued),

@@ -646,11 +646,13 @@ def retry(message: Message, *, note: str = "retried by an operator") -> bool:
     """Re-queue a failed message: an explicit operator decision, never automatic.
 
     Messages that never had a sendable form (a template that did not render, no provider)
-    cannot be retried; fix the cause and let the next event create a new one.
+    cannot be retried; fix the cause and let the next event create a new one. The caller
+    wakes the outbox (``kick.dispatch_on_commit()``), once for all it retried: the outbox
+    is what the dispatch task runs, so it does not call back into it.
     """
     if not (message.provider_id and message.body and (message.recipient or message.group_id)):
         return False
-    moved = move(
+    return move(
         message,
         Status.QUEUED,
         source=Source.ADMIN,
@@ -659,11 +661,6 @@ def retry(message: Message, *, note: str = "retried by an operator") -> bool:
         next_attempt_at=None,
         attempts=0,
     )
-    if moved:
-        from .kick import dispatch_on_commit
-
-        dispatch_on_commit()
-    return moved
 
 
 def cancel(message: Message, *, note: str = "canceled by an operator") -> bool:

@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from helpdesk_sms import outbox
+from helpdesk_sms import kick, outbox
 from helpdesk_sms.api import send_sms
 from helpdesk_sms.gateways.base import ErrorCategory, GatewayError
 from helpdesk_sms.gateways.memory import MemoryGateway
@@ -518,6 +518,21 @@ def test_retry_action_requeues_a_failed_message(admin_client, memory_provider):
     assert message.status == Status.QUEUED
     assert message.events.filter(source=Source.ADMIN, to_status=Status.QUEUED).exists()
     assert "1 message re-queued." in flash_messages(response)
+
+
+def test_retry_action_wakes_the_outbox_once_for_all_it_requeued(
+    admin_client, memory_provider, settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    settings.HELPDESK_SMS = {**settings.HELPDESK_SMS, "DISPATCH": "celery"}
+    failed = [failed_message(memory_provider), failed_message(memory_provider)]
+    wake_ups = []
+    monkeypatch.setattr(kick.publisher, "request", lambda: wake_ups.append(1))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = run_action(admin_client, "message", "retry_failed", failed)
+
+    assert "2 messages re-queued." in flash_messages(response)
+    assert len(wake_ups) == 1
 
 
 def test_retry_action_skips_a_delivered_message(admin_client, memory_provider):
