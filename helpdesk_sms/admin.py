@@ -602,7 +602,6 @@ class MessageAdmin(ReadOnlyLogAdmin):
         (_("Timeline"), {"fields": ("timeline",)}),
     )
 
-    @admin.display(description=_("recipient"), ordering="recipient")
     @admin.display(description=_("status"), ordering="status")
     def status_label(self, obj: Message) -> str:
         """The status, saying so where 'accepted' is as far as the gateway will ever tell."""
@@ -617,6 +616,7 @@ class MessageAdmin(ReadOnlyLogAdmin):
                 )
         return label
 
+    @admin.display(description=_("recipient"), ordering="recipient")
     def to(self, obj: Message) -> str:
         if obj.recipient:
             return obj.recipient

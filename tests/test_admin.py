@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from decimal import Decimal
+from html.parser import HTMLParser
 
 import pytest
 from django.contrib.admin.models import LogEntry
@@ -587,6 +588,51 @@ def test_message_changelist_shows_readable_status(admin_client, one_of_each):
     response = admin_client.get(url("message", "changelist"))
 
     assert "accepted by gateway" in page(response)
+
+
+class ColumnHeaders(HTMLParser):
+    """The text of each column header of a changelist's result table."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.headers: list[str] = []
+        self._in_results = self._in_header = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "table" and ("id", "result_list") in attrs:
+            self._in_results = True
+        elif tag == "th" and self._in_results and ("scope", "col") in attrs:
+            self._in_header = True
+            self.headers.append("")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "th":
+            self._in_header = False
+        elif tag == "table":
+            self._in_results = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_header:
+            self.headers[-1] += data.strip()
+
+
+def test_message_changelist_names_each_column_for_what_it_shows(admin_client, one_of_each):
+    response = admin_client.get(url("message", "changelist"))
+
+    parser = ColumnHeaders()
+    parser.feed(page(response))
+    assert parser.headers == [
+        "",  # the select-all checkbox
+        "ID",
+        "Created",
+        "Recipient",
+        "Status",
+        "Provider",
+        "Parts",
+        "Event",
+        "Ticket id",
+        "Text",
+    ]
 
 
 # -- provider actions ------------------------------------------------------------------
