@@ -27,7 +27,7 @@ from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from . import api, balances, outbox, template_variables
+from . import api, balances, kick, outbox, template_variables
 from .exceptions import SmsInputError
 from .forms import (
     SECRET_FIELDS,
@@ -602,7 +602,6 @@ class MessageAdmin(ReadOnlyLogAdmin):
         (_("Timeline"), {"fields": ("timeline",)}),
     )
 
-    @admin.display(description=_("recipient"), ordering="recipient")
     @admin.display(description=_("status"), ordering="status")
     def status_label(self, obj: Message) -> str:
         """The status, saying so where 'accepted' is as far as the gateway will ever tell."""
@@ -617,6 +616,7 @@ class MessageAdmin(ReadOnlyLogAdmin):
                 )
         return label
 
+    @admin.display(description=_("recipient"), ordering="recipient")
     def to(self, obj: Message) -> str:
         if obj.recipient:
             return obj.recipient
@@ -668,6 +668,8 @@ class MessageAdmin(ReadOnlyLogAdmin):
                 requeued += 1
             else:
                 unsendable += 1
+        if requeued:
+            kick.dispatch_on_commit()  # one wake-up for all of them
         self._report(
             request,
             ngettext("%(count)d message re-queued.", "%(count)d messages re-queued.", requeued),

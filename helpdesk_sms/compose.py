@@ -154,15 +154,6 @@ def check_schedule(route: Route, send_at: datetime | None, now: datetime) -> Non
         )
 
 
-def uses_gateway_scheduling(provider: Provider) -> bool:
-    """True when the provider hands scheduled messages to the gateway's own scheduler."""
-    gateway = provider.gateway_class()
-    return (
-        gateway.has(Capability.SCHEDULE)
-        and (provider.options or {}).get("scheduling", "local") == "gateway"
-    )
-
-
 @dataclass
 class Composer:
     """One request to send, checked once: every message it makes differs only by number.
@@ -210,7 +201,7 @@ class Composer:
         if flash and not route.supports(Capability.FLASH):
             raise UnsupportedFeature(f"{label} cannot send flash messages.", field="flash")
         check_schedule(route, send_at, now)
-        wants_gateway = (chosen.options or {}).get("scheduling") == "gateway"
+        wants_gateway = chosen.scheduling() == "gateway"
         if send_at is not None and wants_gateway and not route.supports(Capability.SCHEDULE):
             raise UnsupportedFeature(
                 f"{label} cannot schedule messages; set the provider's option scheduling to "
@@ -218,7 +209,7 @@ class Composer:
                 field="send_at",
             )
         later = send_at is not None and send_at > now
-        if later and not uses_gateway_scheduling(chosen):
+        if later and not chosen.schedules_at_gateway():
             composer.status = Status.SCHEDULED
         return composer
 

@@ -1,7 +1,8 @@
-"""The ``HELPDESK_SMS`` settings dict: defaults, access and system checks.
+"""The ``HELPDESK_SMS`` settings dict: its defaults, and reading them.
 
 One dict keeps the host's settings.py tidy; unknown keys are reported by ``manage.py check``
-so a typo never silently falls back to a default.
+(``checks.py``) so a typo never silently falls back to a default. Nearly every module reads
+settings here, so this one imports nothing from the app.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings as django_settings
-from django.core import checks
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
 DEFAULTS: dict[str, Any] = {
@@ -70,136 +71,14 @@ def get(name: str) -> Any:
     """The effective value of one setting (the host's value, else the default)."""
     if name not in DEFAULTS:
         raise KeyError(f"HELPDESK_SMS has no setting {name!r}")
-    return getattr(django_settings, "HELPDESK_SMS", {}).get(name, DEFAULTS[name])
+    configured = getattr(django_settings, "HELPDESK_SMS", {})
+    if not isinstance(configured, dict):
+        raise ImproperlyConfigured(
+            f"HELPDESK_SMS must be a dict, not a {type(configured).__name__}."
+        )
+    return configured.get(name, DEFAULTS[name])
 
 
 def resolver(name: str) -> Any:
     """Import the callable a dotted-path setting names."""
     return import_string(get(name))
-
-
-@checks.register()
-def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
-    """Report unknown keys, bad choices and resolvers that do not import."""
-    errors: list[checks.CheckMessage] = []
-    configured = getattr(django_settings, "HELPDESK_SMS", {})
-    if not isinstance(configured, dict):
-        return [checks.Error("HELPDESK_SMS must be a dict.", id="helpdesk_sms.E001")]
-    for key in sorted(set(configured) - set(DEFAULTS)):
-        errors.append(
-            checks.Error(
-                f"HELPDESK_SMS has an unknown key {key!r}.",
-                hint="Known keys: " + ", ".join(sorted(DEFAULTS)),
-                id="helpdesk_sms.E002",
-            )
-        )
-    if get("DISPATCH") not in ("celery", "none"):
-        errors.append(
-            checks.Error(
-                "HELPDESK_SMS['DISPATCH'] must be 'celery' or 'none'.", id="helpdesk_sms.E003"
-            )
-        )
-    for key in ("CUSTOMER_PHONE_RESOLVER", "AGENT_PHONE_RESOLVER"):
-        try:
-            resolver(key)
-        except ImportError as exc:
-            errors.append(
-                checks.Error(
-                    f"HELPDESK_SMS['{key}'] does not import: {exc}", id="helpdesk_sms.E004"
-                )
-            )
-    return errors
-
-
-@checks.register()
-def check_callback_secrets(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
-    """Warn about push-capable providers whose reports cannot be accepted (no secret)."""
-    from django.db import DatabaseError
-
-    from .gateways.base import Capability
-    from .models import Provider
-
-    warnings = []
-    try:
-        providers = list(Provider.objects.filter(is_active=True, callback_secrets=""))
-    except DatabaseError:  # tables not migrated yet
-        return []
-    for provider in providers:
-        try:
-            pushes = provider.gateway_class().has(Capability.DLR_PUSH)
-        except (KeyError, ImportError):
-            continue
-        if pushes:
-            warnings.append(
-                checks.Warning(
-                    f"SMS provider {provider.name!r} ({provider.gateway}) pushes delivery "
-                    "reports but has no callback secret, so every report will be refused.",
-                    hint="Set a callback secret on the provider and give the gateway the URL "
-                    f"/sms/callback/{provider.pk}/<secret>/ (see docs/operations.md).",
-                    id="helpdesk_sms.W001",
-                )
-            )
-    return warnings
-
-
-@checks.register()
-def check_credential_keys(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
-    """Refuse to start without a usable key outside DEBUG; say so when DEBUG derives one."""
-    from . import credentials
-
-    problems = credentials.key_problems()
-    if problems:
-        return [
-            checks.Error(
-                problem,
-                hint="Generate a key with `manage.py sms_credentials generate-key` and list it "
-                "in HELPDESK_SMS['CREDENTIAL_KEYS'] (e.g. from an environment variable).",
-                id="helpdesk_sms.E005",
-            )
-            for problem in problems
-        ]
-    if not credentials.configured_keys():
-        return [
-            checks.Warning(
-                "HELPDESK_SMS['CREDENTIAL_KEYS'] is empty: provider credentials are encrypted "
-                "with a development key derived from SECRET_KEY (DEBUG only).",
-                hint="Set a key before storing real credentials; outside DEBUG one is required.",
-                id="helpdesk_sms.W002",
-            )
-        ]
-    return _undecryptable_credentials()
-
-
-def _undecryptable_credentials() -> list[checks.CheckMessage]:
-    """Providers whose stored credentials no configured key opens (a key removed too soon)."""
-    from django.db import DatabaseError, models
-    from django.db.models.functions import Cast
-
-    from . import credentials
-    from .models import CREDENTIAL_FIELDS, Provider
-
-    raw = {f"raw_{name}": Cast(name, models.TextField()) for name in CREDENTIAL_FIELDS}
-    try:
-        rows = list(Provider.objects.annotate(**raw).values_list("name", *raw))
-    except DatabaseError:  # tables not migrated yet
-        return []
-    locked = []
-    for name, *values in rows:
-        for value in values:
-            if value and credentials.is_token(value):
-                try:
-                    credentials.decrypt(value)
-                except credentials.CredentialKeyError:
-                    locked.append(name)
-                    break
-    if not locked:
-        return []
-    return [
-        checks.Error(
-            "No key in HELPDESK_SMS['CREDENTIAL_KEYS'] decrypts the credentials of SMS "
-            f"provider(s) {', '.join(map(repr, locked))}.",
-            hint="Put the key they were written with back at the end of the list, then run "
-            "`manage.py sms_credentials rotate` (docs/security.md).",
-            id="helpdesk_sms.E006",
-        )
-    ]

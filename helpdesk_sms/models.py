@@ -237,6 +237,24 @@ class Provider(models.Model):
     def get_gateway(self) -> Gateway:
         return self.gateway_class()(self)
 
+    def scheduling(self) -> str:
+        """The ``scheduling`` option as set: ``local`` (the default) or ``gateway``."""
+        return (self.options or {}).get("scheduling", "local")
+
+    def schedules_at_gateway(self) -> bool:
+        """Messages for later go to the gateway at once with their send time, for it to hold.
+
+        Only when asked for (option ``scheduling: "gateway"``) and the gateway can; otherwise
+        the app holds them until due.
+        """
+        return self.scheduling() == "gateway" and self.gateway_class().has(Capability.SCHEDULE)
+
+    def numbers_per_request(self) -> int:
+        """At most this many numbers in one gateway request: the ``max_numbers`` option, else
+        the gateway's own default (never less than one)."""
+        default = self.gateway_class().max_numbers_per_request
+        return int((self.options or {}).get("max_numbers", default)) or 1
+
     def secret_values(self) -> list[str]:
         return [v for v in (self.api_key, self.password, *self.callback_secret_list()) if v]
 
@@ -273,7 +291,7 @@ class Provider(models.Model):
         problems = cls(self).option_errors()
         if problems:
             raise ValidationError({"options": [p[0].upper() + p[1:] + "." for p in problems]})
-        scheduling = self.options.get("scheduling", "local")
+        scheduling = self.scheduling()
         if scheduling not in ("local", "gateway"):
             raise ValidationError({"options": _("scheduling must be 'local' or 'gateway'.")})
         if scheduling == "gateway" and Capability.SCHEDULE not in cls.capabilities:

@@ -31,7 +31,6 @@ from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from . import conf
-from .compose import uses_gateway_scheduling
 from .gateways.base import (
     Batch,
     Capability,
@@ -301,9 +300,8 @@ def _batch_key(message: Message, gateway_schedules: bool) -> tuple[Any, ...]:
 
 def group_into_batches(provider: Provider, messages: list[Message]) -> list[list[Message]]:
     """Messages that may share one gateway request, within the gateway's numbers limit."""
-    limit = provider.gateway_class().max_numbers_per_request
-    limit = int((provider.options or {}).get("max_numbers", limit)) or 1
-    gateway_schedules = uses_gateway_scheduling(provider)
+    limit = provider.numbers_per_request()
+    gateway_schedules = provider.schedules_at_gateway()
     same: dict[tuple[Any, ...], list[Message]] = defaultdict(list)
     for message in messages:
         key = _batch_key(message, gateway_schedules)
@@ -417,7 +415,7 @@ def mark_started(messages: list[Message], claim: Claim) -> list[Message]:
 
 def _batch_of(provider: Provider, messages: list[Message]) -> Batch:
     first = messages[0]
-    schedule_at = first.send_at if uses_gateway_scheduling(provider) else None
+    schedule_at = first.send_at if provider.schedules_at_gateway() else None
     if schedule_at is not None and schedule_at <= timezone.now():
         schedule_at = None
     return Batch(
@@ -648,11 +646,13 @@ def retry(message: Message, *, note: str = "retried by an operator") -> bool:
     """Re-queue a failed message: an explicit operator decision, never automatic.
 
     Messages that never had a sendable form (a template that did not render, no provider)
-    cannot be retried; fix the cause and let the next event create a new one.
+    cannot be retried; fix the cause and let the next event create a new one. The caller
+    wakes the outbox (``kick.dispatch_on_commit()``), once for all it retried: the outbox
+    is what the dispatch task runs, so it does not call back into it.
     """
     if not (message.provider_id and message.body and (message.recipient or message.group_id)):
         return False
-    moved = move(
+    return move(
         message,
         Status.QUEUED,
         source=Source.ADMIN,
@@ -661,11 +661,6 @@ def retry(message: Message, *, note: str = "retried by an operator") -> bool:
         next_attempt_at=None,
         attempts=0,
     )
-    if moved:
-        from .kick import dispatch_on_commit
-
-        dispatch_on_commit()
-    return moved
 
 
 def cancel(message: Message, *, note: str = "canceled by an operator") -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from decimal import Decimal
+from html.parser import HTMLParser
 
 import pytest
 from django.contrib.admin.models import LogEntry
@@ -12,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from helpdesk_sms import outbox
+from helpdesk_sms import kick, outbox
 from helpdesk_sms.api import send_sms
 from helpdesk_sms.gateways.base import ErrorCategory, GatewayError
 from helpdesk_sms.gateways.memory import MemoryGateway
@@ -520,6 +521,21 @@ def test_retry_action_requeues_a_failed_message(admin_client, memory_provider):
     assert "1 message re-queued." in flash_messages(response)
 
 
+def test_retry_action_wakes_the_outbox_once_for_all_it_requeued(
+    admin_client, memory_provider, settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    settings.HELPDESK_SMS = {**settings.HELPDESK_SMS, "DISPATCH": "celery"}
+    failed = [failed_message(memory_provider), failed_message(memory_provider)]
+    wake_ups = []
+    monkeypatch.setattr(kick.publisher, "request", lambda: wake_ups.append(1))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = run_action(admin_client, "message", "retry_failed", failed)
+
+    assert "2 messages re-queued." in flash_messages(response)
+    assert len(wake_ups) == 1
+
+
 def test_retry_action_skips_a_delivered_message(admin_client, memory_provider):
     failed = failed_message(memory_provider)
     delivered = delivered_message(memory_provider)
@@ -572,6 +588,51 @@ def test_message_changelist_shows_readable_status(admin_client, one_of_each):
     response = admin_client.get(url("message", "changelist"))
 
     assert "accepted by gateway" in page(response)
+
+
+class ColumnHeaders(HTMLParser):
+    """The text of each column header of a changelist's result table."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.headers: list[str] = []
+        self._in_results = self._in_header = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "table" and ("id", "result_list") in attrs:
+            self._in_results = True
+        elif tag == "th" and self._in_results and ("scope", "col") in attrs:
+            self._in_header = True
+            self.headers.append("")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "th":
+            self._in_header = False
+        elif tag == "table":
+            self._in_results = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_header:
+            self.headers[-1] += data.strip()
+
+
+def test_message_changelist_names_each_column_for_what_it_shows(admin_client, one_of_each):
+    response = admin_client.get(url("message", "changelist"))
+
+    parser = ColumnHeaders()
+    parser.feed(page(response))
+    assert parser.headers == [
+        "",  # the select-all checkbox
+        "ID",
+        "Created",
+        "Recipient",
+        "Status",
+        "Provider",
+        "Parts",
+        "Event",
+        "Ticket id",
+        "Text",
+    ]
 
 
 # -- provider actions ------------------------------------------------------------------

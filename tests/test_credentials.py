@@ -15,7 +15,7 @@ from django.db.migrations.executor import MigrationExecutor
 from django.db.models.functions import Cast
 from django.test.utils import CaptureQueriesContext
 
-from helpdesk_sms.conf import check_credential_keys
+from helpdesk_sms.checks import check_credential_keys
 from helpdesk_sms.credentials import CredentialKeyError, configured_keys
 from helpdesk_sms.models import Provider
 

@@ -130,7 +130,7 @@ def test_the_callback_secret_never_reaches_the_request_log(client, provider, acc
 
 
 def test_check_warns_about_a_push_provider_without_a_secret(memory_provider):
-    from helpdesk_sms.conf import check_callback_secrets
+    from helpdesk_sms.checks import check_callback_secrets
 
     warnings = check_callback_secrets()
 
@@ -140,7 +140,7 @@ def test_check_warns_about_a_push_provider_without_a_secret(memory_provider):
 
 
 def test_check_is_quiet_when_the_secret_is_set(provider):
-    from helpdesk_sms.conf import check_callback_secrets
+    from helpdesk_sms.checks import check_callback_secrets
 
     assert check_callback_secrets() == []
 

@@ -1,0 +1,130 @@
+"""The app's system checks (``manage.py check``, and every ``runserver`` and ``migrate``).
+
+Registered when the app is ready (``apps.py`` imports this module): they read settings and
+the provider table, so they live apart from ``conf``, which every module imports and which
+must therefore import nothing of the app's.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings as django_settings
+from django.core.checks import CheckMessage, Error, register
+from django.core.checks import Warning as CheckWarning
+from django.db import DatabaseError, models
+from django.db.models.functions import Cast
+
+from . import conf, credentials
+from .gateways.base import Capability
+from .models import CREDENTIAL_FIELDS, Provider
+
+
+@register()
+def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Report unknown keys, bad choices and resolvers that do not import."""
+    errors: list[CheckMessage] = []
+    configured = getattr(django_settings, "HELPDESK_SMS", {})
+    if not isinstance(configured, dict):
+        return [Error("HELPDESK_SMS must be a dict.", id="helpdesk_sms.E001")]
+    for key in sorted(set(configured) - set(conf.DEFAULTS)):
+        errors.append(
+            Error(
+                f"HELPDESK_SMS has an unknown key {key!r}.",
+                hint="Known keys: " + ", ".join(sorted(conf.DEFAULTS)),
+                id="helpdesk_sms.E002",
+            )
+        )
+    if conf.get("DISPATCH") not in ("celery", "none"):
+        errors.append(
+            Error("HELPDESK_SMS['DISPATCH'] must be 'celery' or 'none'.", id="helpdesk_sms.E003")
+        )
+    for key in ("CUSTOMER_PHONE_RESOLVER", "AGENT_PHONE_RESOLVER"):
+        try:
+            conf.resolver(key)
+        except ImportError as exc:
+            errors.append(
+                Error(f"HELPDESK_SMS['{key}'] does not import: {exc}", id="helpdesk_sms.E004")
+            )
+    return errors
+
+
+@register()
+def check_callback_secrets(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Warn about push-capable providers whose reports cannot be accepted (no secret)."""
+    warnings = []
+    try:
+        providers = list(Provider.objects.filter(is_active=True, callback_secrets=""))
+    except DatabaseError:  # tables not migrated yet
+        return []
+    for provider in providers:
+        try:
+            pushes = provider.gateway_class().has(Capability.DLR_PUSH)
+        except (KeyError, ImportError):
+            continue
+        if pushes:
+            warnings.append(
+                CheckWarning(
+                    f"SMS provider {provider.name!r} ({provider.gateway}) pushes delivery "
+                    "reports but has no callback secret, so every report will be refused.",
+                    hint="Set a callback secret on the provider and give the gateway the URL "
+                    f"/sms/callback/{provider.pk}/<secret>/ (see docs/operations.md).",
+                    id="helpdesk_sms.W001",
+                )
+            )
+    return warnings
+
+
+@register()
+def check_credential_keys(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Refuse to start without a usable key outside DEBUG; say so when DEBUG derives one."""
+    problems = credentials.key_problems()
+    if problems:
+        return [
+            Error(
+                problem,
+                hint="Generate a key with `manage.py sms_credentials generate-key` and list it "
+                "in HELPDESK_SMS['CREDENTIAL_KEYS'] (e.g. from an environment variable).",
+                id="helpdesk_sms.E005",
+            )
+            for problem in problems
+        ]
+    if not credentials.configured_keys():
+        return [
+            CheckWarning(
+                "HELPDESK_SMS['CREDENTIAL_KEYS'] is empty: provider credentials are encrypted "
+                "with a development key derived from SECRET_KEY (DEBUG only).",
+                hint="Set a key before storing real credentials; outside DEBUG one is required.",
+                id="helpdesk_sms.W002",
+            )
+        ]
+    return _undecryptable_credentials()
+
+
+def _undecryptable_credentials() -> list[CheckMessage]:
+    """Providers whose stored credentials no configured key opens (a key removed too soon)."""
+    raw = {f"raw_{name}": Cast(name, models.TextField()) for name in CREDENTIAL_FIELDS}
+    try:
+        rows = list(Provider.objects.annotate(**raw).values_list("name", *raw))
+    except DatabaseError:  # tables not migrated yet
+        return []
+    locked = []
+    for name, *values in rows:
+        for value in values:
+            if value and credentials.is_token(value):
+                try:
+                    credentials.decrypt(value)
+                except credentials.CredentialKeyError:
+                    locked.append(name)
+                    break
+    if not locked:
+        return []
+    return [
+        Error(
+            "No key in HELPDESK_SMS['CREDENTIAL_KEYS'] decrypts the credentials of SMS "
+            f"provider(s) {', '.join(map(repr, locked))}.",
+            hint="Put the key they were written with back at the end of the list, then run "
+            "`manage.py sms_credentials rotate` (docs/security.md).",
+            id="helpdesk_sms.E006",
+        )
+    ]
