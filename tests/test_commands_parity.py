@@ -8,18 +8,22 @@ the real simulators over 127.0.0.1, as an operator at a shell sees it.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+from io import StringIO
 from urllib.parse import urlsplit
 
 import pytest
+from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 
-from helpdesk_sms import outbox
+from helpdesk_sms import outbox, reports
 from helpdesk_sms.api import send_sms
 from helpdesk_sms.models import BalanceSnapshot, Provider, SenderID
 from helpdesk_sms.states import Source, Status
+from tests.fixtures_sms1601 import SMS1601_PASSWORD
 from tests.fixtures_unified import UNIFIED_PASSWORD, UNIFIED_SENDER, UNIFIED_USER
-from tests.test_commands import refused, run
+from tests.test_commands import manage, refused, run
 
 pytestmark = pytest.mark.django_db
 
@@ -351,3 +355,185 @@ def test_a_unified_provider_set_up_from_the_command_line_takes_its_pushed_report
     assert push["status"] == 200
     assert message.status == Status.DELIVERED
     assert message.events.last().source == Source.WEBHOOK
+
+
+# -- sms_cancel ---------------------------------------------------------------------------------
+
+
+def later(hours: float = 2) -> datetime:
+    return timezone.now() + timedelta(hours=hours)
+
+
+def cancel(*pks: int) -> tuple[list[str], CommandError | None]:
+    """Run sms_cancel: the lines it printed, and its CommandError (exit status) if any."""
+    out = StringIO()
+    try:
+        call_command("sms_cancel", *map(str, pks), stdout=out, stderr=StringIO())
+    except CommandError as exc:
+        return out.getvalue().splitlines(), exc
+    return out.getvalue().splitlines(), None
+
+
+def test_cancel_cancels_a_scheduled_message(sms1601_provider, sms1601_sim):
+    [message] = send_sms(NL, "Tomorrow at nine", send_at=later())
+
+    lines, error = cancel(message.pk)
+
+    message.refresh_from_db()
+    assert message.status == Status.CANCELED
+    assert (lines, error) == ([f"#{message.pk}: canceled (it was scheduled)"], None)
+    outbox.dispatch()
+    assert sms1601_sim.state()["requests"] == []
+
+
+def test_cancel_takes_the_message_number_as_sms_send_prints_it(sms1601_provider):
+    [message] = send_sms(NL, "Now")
+
+    output = run("sms_cancel", f"#{message.pk}")
+
+    message.refresh_from_db()
+    assert message.status == Status.CANCELED
+    assert output.strip() == f"#{message.pk}: canceled (it was queued)"
+
+
+def test_cancel_withdraws_a_message_the_gateway_holds_for_later(sms1601_provider, sms1601_sim):
+    set_options(sms1601_provider, scheduling="gateway")
+    [message] = send_sms(NL, "Tomorrow at nine", send_at=later())
+    outbox.dispatch()
+    message.refresh_from_db()
+    assert message.status == Status.ACCEPTED and sms1601_sim.state()["outbox"]
+
+    lines, error = cancel(message.pk)
+
+    message.refresh_from_db()
+    assert message.status == Status.CANCELED
+    assert sms1601_sim.state()["outbox"] == []
+    assert lines == [f"#{message.pk}: canceled: withdrawn from 1601SMS test's schedule"]
+    assert error is None
+
+
+def test_cancel_prints_the_gateways_refusal_and_exits_1(sms1601_provider, sms1601_sim):
+    set_options(sms1601_provider, scheduling="gateway")
+    [message] = send_sms(NL, "Tomorrow at nine", send_at=later())
+    outbox.dispatch()
+    sms1601_sim.set_time(later(3).timestamp())  # the gateway has sent it already
+
+    [line], error = cancel(message.pk)
+
+    message.refresh_from_db()
+    assert message.status == Status.ACCEPTED
+    assert line.startswith(f"#{message.pk}: not canceled: the gateway refused to withdraw it: ")
+    assert "122" in line
+    assert SMS1601_PASSWORD not in line
+    assert (error.returncode, str(error)) == (1, "1 of 1 message(s) not canceled")
+
+
+def test_cancel_refuses_a_delivered_message_and_exits_1(sms1601_provider, sms1601_sim):
+    [message] = send_sms(NL, "Hello")
+    outbox.dispatch()
+    sms1601_sim.advance(5)
+    reports.poll_reports()
+    message.refresh_from_db()
+    assert message.status == Status.DELIVERED
+
+    lines, error = cancel(message.pk)
+
+    message.refresh_from_db()
+    assert message.status == Status.DELIVERED
+    assert lines == [f"#{message.pk}: not canceled: it is already delivered"]
+    assert error.returncode == 1
+
+
+def test_cancel_explains_a_gateway_that_holds_the_message_but_cannot_withdraw_it(
+    unified_provider, unified_sim
+):
+    set_options(unified_provider, scheduling="gateway")
+    [message] = send_sms(IN, "Tomorrow at nine", send_at=later())
+    outbox.dispatch()
+    message.refresh_from_db()
+    assert message.status == Status.ACCEPTED
+
+    [line], error = cancel(message.pk)
+
+    message.refresh_from_db()
+    assert message.status == Status.ACCEPTED
+    assert line.startswith(f"#{message.pk}: not canceled: Unified Communications holds it for ")
+    assert line.endswith("but cannot withdraw it; cancel it in the gateway's own panel")
+    assert error.returncode == 1
+
+
+def test_cancel_reports_each_message_and_exits_1_when_one_is_not_canceled(
+    sms1601_provider, sms1601_sim
+):
+    [sent] = send_sms(NL, "Already out")
+    outbox.dispatch()
+    [waiting] = send_sms(NL, "Later", send_at=later())
+
+    lines, error = cancel(sent.pk, waiting.pk)
+
+    waiting.refresh_from_db()
+    assert waiting.status == Status.CANCELED
+    assert lines == [
+        f"#{sent.pk}: not canceled: the gateway has already accepted it for delivery",
+        f"#{waiting.pk}: canceled (it was scheduled)",
+    ]
+    assert (error.returncode, str(error)) == (1, "1 of 2 message(s) not canceled")
+
+
+def test_cancel_records_the_note_on_the_messages_timeline(sms1601_provider):
+    [message] = send_sms(NL, "Later", send_at=later())
+
+    run("sms_cancel", str(message.pk), "--note", "customer called back")
+
+    event = message.events.last()
+    assert (event.from_status, event.to_status) == (Status.SCHEDULED, Status.CANCELED)
+    assert event.note == "canceled from the command line: customer called back"
+    assert event.source == Source.ADMIN  # an operator's action, as from the admin
+
+
+def test_cancel_of_an_unknown_message_exits_2_and_cancels_nothing(sms1601_provider):
+    [message] = send_sms(NL, "Later", send_at=later())
+
+    error = refused("sms_cancel", str(message.pk), "999999", "999998")
+
+    message.refresh_from_db()
+    assert message.status == Status.SCHEDULED
+    assert error.returncode == 2
+    assert str(error) == "MESSAGE_ID: no message #999999, #999998; nothing was canceled"
+
+
+@pytest.mark.parametrize("value", ["twelve", "-3", "1.5", ""])
+def test_cancel_of_something_that_is_not_a_message_number_exits_2(value):
+    error = refused("sms_cancel", value)
+
+    assert error.returncode == 2
+    assert str(error) == f"MESSAGE_ID: {value!r} is not a message number such as 12"
+
+
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (["sms_cancel", "1\x00"], "MESSAGE_ID"),
+        (["sms_cancel", "1", "--note", "why\x1b"], "--note"),
+        (["sms_provider", "show", "x\x00"], "NAME"),
+        (["sms_provider", "show", "Memory", "--base-url", "https://h\x00"], "--base-url"),
+        (["sms_provider", "add", "M", "--gateway", "memory", "--default-region", "\udcff"],
+         "--default-region"),
+        (["sms_provider", "add", "U", "--gateway", "unified", "--callback-secret", "s\x00" * 9],
+         "--callback-secret"),
+    ],
+)  # fmt: skip
+def test_new_options_refuse_unsendable_text_naming_the_option(memory_provider, args, option):
+    error = refused(*args)
+
+    assert error.returncode == 2
+    assert str(error).startswith(f"{option}: the value has U+")
+    assert Provider.objects.count() == 1
+
+
+def test_cancel_on_the_command_line_prints_one_error_line_and_exits_2(tmp_path):
+    result = manage("sms_cancel", "twelve", tmp_path=tmp_path)
+
+    assert result.returncode == 2
+    assert result.stderr.strip() == "error: MESSAGE_ID: 'twelve' is not a message number such as 12"
+    assert result.stdout == ""
