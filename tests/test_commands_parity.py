@@ -334,6 +334,17 @@ def test_show_masks_a_secret_pasted_into_another_field(unified_provider):
     assert "username:              ***" in output
 
 
+def test_show_prints_the_callback_url_intact_whatever_the_password(unified_provider):
+    unified_provider.password = "sms"  # weak, and part of the callback path
+    unified_provider.save()
+
+    output = run("sms_provider", "show", unified_provider.name, "--base-url", "https://h.example")
+
+    assert printed_callback_url(output) == (
+        f"https://h.example/sms/callback/{unified_provider.pk}/<callback secret>/"
+    )
+
+
 # -- end to end: a push-only gateway set up from the shell ----------------------------------------
 
 

@@ -258,12 +258,17 @@ class Command(SmsCommand):
 
     def show_provider(self, name: str, base_url: str | None) -> None:
         provider = get_provider(name, option="NAME")
+        secrets = provider.secret_values()
+
+        def masked(text: str) -> str:  # a secret pasted into a free-text setting by mistake
+            return redact(text, secrets)
+
         rows = [
             ("gateway", f"{gateway_label(provider)} ({provider.gateway})"),
             ("active", "yes" if provider.is_active else "no"),
             ("priority", str(provider.priority)),
             ("URL", safe_url(provider) or "-"),
-            ("username", provider.username or "-"),
+            ("username", masked(provider.username) or "-"),
             ("API key", _is_set(provider.api_key)),
             ("password", _is_set(provider.password)),
             ("callback secrets", _secrets_state(provider)),
@@ -271,8 +276,8 @@ class Command(SmsCommand):
             ("time zone", provider.timezone),
             ("default region", _default_region(provider)),
             ("allowed countries", ",".join(provider.allowed_country_list()) or "any"),
-            ("options", _format_options(provider.options)),
-            ("sender IDs", _format_senders(provider)),
+            ("options", masked(_format_options(provider.options))),
+            ("sender IDs", masked(_format_senders(provider))),
             ("low-balance threshold", _or_dash(provider.low_balance_threshold)),
             ("latest balance", _latest_balance(provider)),
             ("capabilities", _capabilities(provider)),
@@ -280,10 +285,11 @@ class Command(SmsCommand):
         width = max(len(label) for label, _value in rows) + 1
         lines = [f"{provider.name} (provider #{provider.pk})"]
         lines += [f"  {label + ':':<{width}} {value}" for label, value in rows]
+        # Not masked as a whole: a short password that happens to occur in the callback URL
+        # would turn it into a wrong one. Only free-text settings are masked, above.
         lines += callback_lines(provider, base_url)
-        secrets = provider.secret_values()
-        for line in lines:  # defence in depth: a secret pasted into an option or a name
-            self.stdout.write(redact(line, secrets))
+        for line in lines:
+            self.stdout.write(line)
 
     # -- check ---------------------------------------------------------------------------
 
