@@ -13,6 +13,8 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, SystemCheckError
+from django.core.validators import URLValidator
+from django.urls import NoReverseMatch, reverse
 
 from helpdesk_sms import balances
 from helpdesk_sms.exceptions import SmsInputError
@@ -119,6 +121,48 @@ def safe_url(provider: Provider) -> str:
         parts = parts._replace(netloc=f"{parts.username}:{REDACTED}@{host}")
         url = urllib.parse.urlunsplit(parts)
     return url
+
+
+#: Shown in place of the callback secret: the secret itself is never printed.
+SECRET_PLACEHOLDER = "<callback secret>"
+#: Shown in place of the site's address when no --base-url is given (as the admin does).
+SITE_PLACEHOLDER = "https://<your site>"
+
+
+def parse_base_url(value: str, option: str = "--base-url") -> str:
+    """The site's address as the gateway reaches it, without a trailing slash.
+
+    Only scheme, host and an optional path prefix: a query or fragment would end up in
+    the middle of the callback URL.
+    """
+    url = value.strip().rstrip("/")
+    parts = urllib.parse.urlsplit(url)
+    try:
+        URLValidator(schemes=["http", "https"])(url)
+    except ValidationError:
+        parts = None
+    if parts is None or parts.query or parts.fragment or parts.username or parts.password:
+        raise usage_error(
+            option,
+            f"{value!r} is not the site's address: write scheme and host (and any path "
+            "prefix) only, e.g. https://help.example.com",
+        )
+    return url
+
+
+def callback_url(provider: Provider, base_url: str | None) -> str | None:
+    """The URL the gateway pushes reports to, the secret as a placeholder; None if unmounted.
+
+    Built like the admin's ``ProviderAdmin.callback_url``: with reverse(), so a site
+    that mounts ``helpdesk_sms.urls`` elsewhere than ``sms/`` gets its own path.
+    """
+    try:
+        path = reverse(
+            "helpdesk_sms:callback", kwargs={"provider_id": provider.pk, "secret": "SECRET"}
+        )
+    except NoReverseMatch:
+        return None
+    return (base_url or SITE_PLACEHOLDER) + path.replace("SECRET", SECRET_PLACEHOLDER)
 
 
 def gateway_label(provider: Provider) -> str:

@@ -1,30 +1,39 @@
-"""``manage.py sms_provider add|list|check``: set up gateway accounts without the admin.
+"""``manage.py sms_provider add|list|show|check``: set up gateway accounts without the admin.
 
 For deployments scripted from a shell (Ansible, Docker entrypoints): the same validation
 as the admin (the models' ``full_clean``), one transaction so a refused sender leaves no
 half-made provider behind, and secrets that can come from the environment and are never
-printed back.
+printed back. ``show`` prints what the admin's provider page shows, the callback URL to
+give a gateway that pushes reports included, with the secret as a placeholder.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 from argparse import ArgumentParser
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import OuterRef, QuerySet, Subquery
+from django.utils import timezone
 
+from helpdesk_sms import conf
 from helpdesk_sms.gateways import registry
-from helpdesk_sms.models import Provider, SenderID
+from helpdesk_sms.gateways.base import Capability, redact
+from helpdesk_sms.models import BalanceSnapshot, Provider, SenderID
 
 from ._common import (
+    SECRET_PLACEHOLDER,
     SmsCommand,
+    callback_url,
     failure,
     from_validation_error,
     gateway_label,
     get_provider,
+    parse_base_url,
     read_balance,
     safe_url,
     table,
@@ -45,12 +54,18 @@ PROVIDER_OPTIONS = {
     "is_active": "--inactive",
     "low_balance_threshold": "--low-balance",
     "timezone": "--timezone",
+    "default_region": "--default-region",
+    "allowed_countries": "--allowed-countries",
+    "callback_secrets": "--callback-secret",
 }
+#: A callback secret travels in the URL path: only characters a URL carries unchanged,
+#: and long enough not to be guessed (``secrets.token_urlsafe(24)`` gives 32).
+CALLBACK_SECRET = re.compile(r"[A-Za-z0-9._~-]{16,200}")
 SENDER_OPTIONS = {"value": "--sender", "provider": "NAME", "__all__": "--sender"}
 
 
 class Command(SmsCommand):
-    help = "Add, list and check SMS providers (gateway accounts)."
+    help = "Add, list, show and check SMS providers (gateway accounts)."
     positional_names = {"name": "NAME"}
 
     def add_arguments(self, parser: ArgumentParser) -> None:
@@ -81,15 +96,52 @@ class Command(SmsCommand):
             help="A gateway option; VALUE is read as JSON when it parses, else as text. "
             "Repeatable.",
         )
-        add.add_argument("--sender", help="Sender ID to create and make the default.")
+        callback = add.add_mutually_exclusive_group()
+        callback.add_argument(
+            "--callback-secret",
+            default="",
+            metavar="SECRET",
+            help="Secret of the delivery-report URL, for gateways that push reports "
+            "(visible in `ps`; prefer --callback-secret-env). Several: one per line.",
+        )
+        callback.add_argument(
+            "--callback-secret-env",
+            metavar="VAR",
+            help="Read the callback secret(s) from $VAR, one per line.",
+        )
+        add.add_argument(
+            "--sender",
+            action="append",
+            default=[],
+            metavar="ID",
+            help="Sender ID to create; the first is made the default. Repeatable.",
+        )
         add.add_argument(
             "--priority", type=int, help="Lower is preferred when none is named (default 100)."
         )
         add.add_argument("--timezone", help="The gateway's clock, e.g. Asia/Kolkata (default UTC).")
+        add.add_argument(
+            "--default-region",
+            metavar="XX",
+            help="Region for numbers written without a country code, e.g. IN (default: "
+            "HELPDESK_SMS['DEFAULT_REGION']).",
+        )
+        add.add_argument(
+            "--allowed-countries",
+            metavar="XX,YY",
+            help="Regions this provider may text, e.g. IN,NP (default: any).",
+        )
         add.add_argument("--low-balance", metavar="AMOUNT", help="Warn below this balance.")
         add.add_argument("--inactive", action="store_true", help="Create it switched off.")
+        add_base_url(add)
 
         actions.add_parser("list", help="Show the providers (never their secrets).")
+
+        show = actions.add_parser(
+            "show", help="Every setting of one provider and its callback URL (never a secret)."
+        )
+        show.add_argument("name", metavar="NAME", help="The provider to show.")
+        add_base_url(show)
 
         check = actions.add_parser("check", help="Read the provider's balance through its gateway.")
         check.add_argument("name", metavar="NAME", help="The provider to check.")
@@ -100,6 +152,9 @@ class Command(SmsCommand):
             self.add_provider(options)
         elif action == "list":
             self.list_providers()
+        elif action == "show":
+            base_url = parse_base_url(options["base_url"]) if options["base_url"] else None
+            self.show_provider(options["name"], base_url)
         else:
             self.check_provider(options["name"])
 
@@ -123,7 +178,11 @@ class Command(SmsCommand):
             password=_secret(options, "password"),
             options=_parse_options(options["option"]),
             is_active=not options["inactive"],
+            default_region=(options["default_region"] or "").strip().upper(),
+            allowed_countries=_parse_countries(options["allowed_countries"] or ""),
+            callback_secrets=_callback_secrets(options, gateway),
         )
+        base_url = parse_base_url(options["base_url"]) if options["base_url"] else None
         if options["priority"] is not None:
             provider.priority = options["priority"]
         if options["timezone"] is not None:
@@ -135,15 +194,17 @@ class Command(SmsCommand):
             with transaction.atomic():
                 provider.full_clean()
                 provider.save()
-                sender = None
-                if options["sender"] is not None:
-                    sender = SenderID(provider=provider, value=options["sender"])
+                senders = []
+                for value in options["sender"]:
+                    sender = SenderID(provider=provider, value=value)
                     try:
                         sender.full_clean()
                     except ValidationError as exc:
                         raise from_validation_error(exc, SENDER_OPTIONS) from None
                     sender.save()
-                    provider.default_sender = sender
+                    senders.append(sender)
+                if senders:
+                    provider.default_sender = senders[0]
                     provider.save(update_fields=["default_sender", "updated_at"])
         except ValidationError as exc:
             raise from_validation_error(exc, PROVIDER_OPTIONS) from None
@@ -157,13 +218,19 @@ class Command(SmsCommand):
             + (f" at {safe_url(provider)}" if provider.base_url else "")
             + f", priority {provider.priority}."
         )
-        if sender is not None:
-            self.stdout.write(f"Default sender ID: {sender.value}.")
+        if senders:
+            self.stdout.write(f"Default sender ID: {senders[0].value}.")
+            if len(senders) > 1:
+                others = ", ".join(s.value for s in senders[1:])
+                self.stdout.write(f"Other sender IDs: {others}.")
         else:
             self.stdout.write(
                 "No default sender ID: each message must name one (sms_send --sender), "
                 "or add one in the admin."
             )
+        if provider.gateway_class().has(Capability.DLR_PUSH):
+            for line in callback_lines(provider, base_url):
+                self.stdout.write(line)
 
     # -- list ----------------------------------------------------------------------------
 
@@ -187,6 +254,43 @@ class Command(SmsCommand):
         headers = ["NAME", "GATEWAY", "URL", "ACTIVE", "PRIORITY", "DEFAULT SENDER", "CREDENTIALS"]
         self.stdout.write(table(headers, rows))
 
+    # -- show ----------------------------------------------------------------------------
+
+    def show_provider(self, name: str, base_url: str | None) -> None:
+        provider = get_provider(name, option="NAME")
+        secrets = provider.secret_values()
+
+        def masked(text: str) -> str:  # a secret pasted into a free-text setting by mistake
+            return redact(text, secrets)
+
+        rows = [
+            ("gateway", f"{gateway_label(provider)} ({provider.gateway})"),
+            ("active", "yes" if provider.is_active else "no"),
+            ("priority", str(provider.priority)),
+            ("URL", safe_url(provider) or "-"),
+            ("username", masked(provider.username) or "-"),
+            ("API key", _is_set(provider.api_key)),
+            ("password", _is_set(provider.password)),
+            ("callback secrets", _secrets_state(provider)),
+            ("credentials changed", _credentials_changed(provider)),
+            ("time zone", provider.timezone),
+            ("default region", _default_region(provider)),
+            ("allowed countries", ",".join(provider.allowed_country_list()) or "any"),
+            ("options", masked(_format_options(provider.options))),
+            ("sender IDs", masked(_format_senders(provider))),
+            ("low-balance threshold", _or_dash(provider.low_balance_threshold)),
+            ("latest balance", _latest_balance(provider)),
+            ("capabilities", _capabilities(provider)),
+        ]
+        width = max(len(label) for label, _value in rows) + 1
+        lines = [f"{provider.name} (provider #{provider.pk})"]
+        lines += [f"  {label + ':':<{width}} {value}" for label, value in rows]
+        # Not masked as a whole: a short password that happens to occur in the callback URL
+        # would turn it into a wrong one. Only free-text settings are masked, above.
+        lines += callback_lines(provider, base_url)
+        for line in lines:
+            self.stdout.write(line)
+
     # -- check ---------------------------------------------------------------------------
 
     def check_provider(self, name: str) -> None:
@@ -195,6 +299,159 @@ class Command(SmsCommand):
         self.stdout.write(f"{provider.name} ({gateway_label(provider)}):")
         for line in lines:
             self.stdout.write(f"  {line}")
+
+
+def add_base_url(parser: ArgumentParser) -> None:
+    parser.add_argument(
+        "--base-url",
+        metavar="URL",
+        help="The site's address as the gateway reaches it, e.g. https://help.example.com, "
+        "to print the callback URL in full.",
+    )
+
+
+def callback_lines(provider: Provider, base_url: str | None) -> list[str]:
+    """Where a push-capable gateway must send reports, or why it sends none; no secret."""
+    try:
+        cls = provider.gateway_class()
+    except (KeyError, ImportError):
+        return []
+    if not cls.has(Capability.DLR_PUSH):
+        how = (
+            "they are polled (sms_poll_reports, or the periodic poll)"
+            if cls.has(Capability.DLR_POLL)
+            else "nor can they be polled"
+        )
+        return [f"Callback URL: none: this gateway does not push delivery reports; {how}."]
+    url = callback_url(provider, base_url)
+    if url is None:
+        return [
+            "Callback URL: none: helpdesk_sms.urls is not in the site's URLconf; add "
+            'path("sms/", include("helpdesk_sms.urls")).'
+        ]
+    lines = [
+        f"Callback URL: {url}",
+        f"  Give the gateway this URL with one of the callback secrets in place of "
+        f"{SECRET_PLACEHOLDER}.",
+    ]
+    if not base_url:
+        lines.append("  Add --base-url https://your.site to print it in full.")
+    if not provider.callback_secret_list():
+        lines.append(
+            "  No callback secret is set: every push is refused until one is (in the admin)."
+        )
+    return lines
+
+
+def _is_set(value: str) -> str:
+    return "set" if value else "not set"
+
+
+def _secrets_state(provider: Provider) -> str:
+    count = len(provider.callback_secret_list())
+    if count > 1:
+        return f"set ({count}: a rotation in progress)"
+    return _is_set(provider.callback_secrets.strip())
+
+
+def _credentials_changed(provider: Provider) -> str:
+    if provider.credentials_changed_at:
+        return timezone.localtime(provider.credentials_changed_at).isoformat(timespec="seconds")
+    if provider.secret_values():
+        return "not recorded (set before this was tracked)"
+    return "never"
+
+
+def _default_region(provider: Provider) -> str:
+    if provider.default_region:
+        return provider.default_region
+    return f"the site's ({conf.get('DEFAULT_REGION') or 'none'})"
+
+
+def _format_options(options: dict[str, Any]) -> str:
+    """``key=value`` as ``--option`` takes them; text as is, anything else as JSON."""
+    if not options:
+        return "none"
+    return ", ".join(
+        f"{key}={value if isinstance(value, str) else json.dumps(value)}"
+        for key, value in sorted(options.items())
+    )
+
+
+def _format_senders(provider: Provider) -> str:
+    senders = []
+    for sender in provider.senders.order_by("value"):
+        marks = ["default"] if sender.pk == provider.default_sender_id else []
+        if not sender.is_active:
+            marks.append("inactive")
+        senders.append(sender.value + (f" ({', '.join(marks)})" if marks else ""))
+    return ", ".join(senders) or "none"
+
+
+def _or_dash(value: Any) -> str:
+    return "-" if value is None else str(value)
+
+
+def _latest_balances(provider: Provider) -> QuerySet[BalanceSnapshot]:
+    """The newest snapshot of each of the provider's accounts (as the admin's list shows)."""
+    newest = (
+        BalanceSnapshot.objects.filter(provider=provider, account=OuterRef("account"))
+        .order_by("-taken_at", "-pk")
+        .values("pk")[:1]
+    )
+    return BalanceSnapshot.objects.filter(provider=provider, pk=Subquery(newest)).order_by(
+        "account"
+    )
+
+
+def _latest_balance(provider: Provider) -> str:
+    parts = []
+    for snap in _latest_balances(provider):
+        when = timezone.localtime(snap.taken_at).isoformat(timespec="seconds")
+        low = " (low)" if snap.is_low else ""
+        parts.append(f"{snap.account or 'balance'}: {snap.amount} {snap.unit}{low} at {when}")
+    return "; ".join(parts) or "none read yet (sms_provider check NAME)"
+
+
+def _capabilities(provider: Provider) -> str:
+    try:
+        cls = provider.gateway_class()
+    except (KeyError, ImportError) as exc:
+        return f"unknown: its gateway cannot be loaded ({exc})"
+    return ", ".join(sorted(str(c) for c in cls.capabilities)) or "none"
+
+
+def _callback_secrets(options: dict[str, Any], gateway: str) -> str:
+    """The callback secrets, one per line, each fit to travel in the URL path."""
+    given = options["callback_secret"] or options["callback_secret_env"]
+    if not given:
+        return ""
+    option = "--callback-secret-env" if options["callback_secret_env"] else "--callback-secret"
+    values = [line.strip() for line in _secret(options, "callback_secret").splitlines()]
+    values = [v for v in values if v]
+    if not values:
+        raise usage_error(option, "no secret given")
+    cls = registry.gateway_class(gateway)
+    if not cls.has(Capability.DLR_PUSH):
+        raise usage_error(
+            option,
+            f"{cls.verbose_name or cls.name} does not push delivery reports; "
+            "a callback secret would never be used",
+        )
+    for number, value in enumerate(values, 1):
+        if not CALLBACK_SECRET.fullmatch(value):
+            which = f"secret {number}" if len(values) > 1 else "the secret"
+            raise usage_error(
+                option,
+                f"{which} must be 16 to 200 letters, digits or - . _ ~ (it goes into a URL), "
+                'e.g. from: python -c "import secrets; print(secrets.token_urlsafe(24))"',
+            )
+    return "\n".join(values)
+
+
+def _parse_countries(value: str) -> str:
+    """``in, np`` -> ``IN,NP`` (the model checks each is a two-letter region)."""
+    return ",".join(c.strip().upper() for c in value.split(",") if c.strip())
 
 
 def _secret(options: dict[str, Any], name: str) -> str:
