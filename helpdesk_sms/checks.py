@@ -52,7 +52,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
 @register()
 def check_callback_secrets(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """Warn about push-capable providers whose reports cannot be accepted (no secret)."""
-    warnings = []
+    warnings: list[CheckMessage] = []
     try:
         providers = list(Provider.objects.filter(is_active=True, callback_secrets=""))
     except DatabaseError:  # tables not migrated yet

@@ -17,7 +17,7 @@ from django.db import models
 from . import credentials
 
 
-class EncryptedTextField(models.TextField):
+class EncryptedTextField(models.TextField):  # type: ignore[type-arg]
     """Text encrypted with the HELPDESK_SMS credential keys; never filterable but by ''."""
 
     def get_prep_value(self, value: Any) -> Any:

@@ -128,7 +128,7 @@ def format_for_gateway(e164: str, *, plus: bool = False) -> str:
 
 def country_code(e164: str) -> int:
     """The country calling code, e.g. 91."""
-    return _parse_e164(e164).country_code
+    return int(_parse_e164(e164).country_code or 0)
 
 
 def region_of(e164: str) -> str:
@@ -139,7 +139,7 @@ def region_of(e164: str) -> str:
     """
     number = _parse_e164(e164)
     region = phonenumbers.region_code_for_number(number)
-    return region or phonenumbers.region_code_for_country_code(number.country_code)
+    return region or phonenumbers.region_code_for_country_code(number.country_code or 0)
 
 
 def check_allowed(e164: str, allowed: list[str], *, provider_name: str = "") -> None:

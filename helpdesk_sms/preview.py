@@ -80,7 +80,7 @@ def sample_context(template: NotificationTemplate) -> dict[str, Any]:
     context = template_context.build(template.event or "", ticket, given)
     recipient = {
         "assignee": context["assignee"].name,
-        "group": template.group.name if template.group_id else "",
+        "group": template.group.name if template.group_id and template.group else "",
     }.get(template.audience, "")
     return template_context.for_recipient(context, template.audience, recipient)
 

@@ -40,7 +40,7 @@ def related(instance: models.Model, name: str, using: str = "default") -> Any:
     """
     field = instance._meta.get_field(name)
     if (
-        not getattr(field, "many_to_one", False)
+        not isinstance(field, models.ForeignKey)
         or field.is_cached(instance)
         or getattr(instance, field.attname) is None
     ):

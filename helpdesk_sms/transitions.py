@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import connections, transaction
+from django.db import connections, models, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -96,17 +96,17 @@ def update_returning(
     sets: list[str] = []
     set_params: list[Any] = []
     for name, value in assignments.items():
-        column = quote(meta.get_field(name).column)
+        column = quote(_column(name))
         if isinstance(value, Expr):
             sets.append(f"{column} = {value.sql}")
         else:
             sets.append(f"{column} = %s")
-            set_params.append(meta.get_field(name).get_db_prep_save(value, conn))
+            set_params.append(_field(name).get_db_prep_save(value, conn))
     where: list[str] = []
     where_params: list[Any] = []
     for name, value in require.items():
-        where.append(f" AND {quote(meta.get_field(name).column)} = %s")
-        where_params.append(meta.get_field(name).get_db_prep_save(value, conn))
+        where.append(f" AND {quote(_column(name))} = %s")
+        where_params.append(_field(name).get_db_prep_save(value, conn))
     sub_sql, sub_params = queryset.values("pk").query.sql_with_params()
     pk = quote(meta.pk.column)
     # Only quoted identifiers and our own Expr fragments are spliced in; values are params.
@@ -299,27 +299,27 @@ def _update_from_values(
     sets: list[str] = []
     params: list[Any] = []
     for name, value in assignments.items():
-        field = meta.get_field(name)
-        sets.append(f"{quote(field.column)} = %s")
+        field = _field(name)
+        sets.append(f"{quote(_column(field.name))} = %s")
         params.append(field.get_db_prep_save(value, conn))
     for index, name in enumerate(per_row, start=2):
-        field = meta.get_field(name)
+        field = _field(name)
         source = f"v.column{index}"
         if postgres:  # a VALUES list's NULLs and strings carry no type of their own there
             source = f"CAST({source} AS {field.db_type(conn)})"
-        sets.append(f"{quote(field.column)} = {source}")
+        sets.append(f"{quote(_column(field.name))} = {source}")
     row_sql = "(" + ", ".join(["%s"] * (1 + len(per_row))) + ")"
     for row in rows:
         params.append(row[0])
         params.extend(
-            meta.get_field(name).get_db_prep_save(value, conn)
+            _field(name).get_db_prep_save(value, conn)
             for name, value in zip(per_row, row[1:], strict=True)
         )
     pk_source = "CAST(v.column1 AS bigint)" if postgres else "v.column1"
     where = [f"{table}.{quote(meta.pk.column)} = {pk_source}"]
     for name, value in require.items():
-        field = meta.get_field(name)
-        where.append(f"{table}.{quote(field.column)} = %s")
+        field = _field(name)
+        where.append(f"{table}.{quote(_column(field.name))} = %s")
         params.append(field.get_db_prep_save(value, conn))
     values = ", ".join([row_sql] * len(rows))
     # Only quoted identifiers are spliced in; every value is a parameter.
@@ -373,3 +373,16 @@ def apply_alike_outcomes(outcomes: list[Outcome], *, source: str) -> list[int]:
 def _announce_one(pk: int, from_status: str, to_status: str, source: str) -> None:
     if signals.message_status_changed.has_listeners(Message):
         announce([pk], from_status, to_status, source)
+
+
+def _field(name: str) -> models.Field[Any, Any]:
+    """A concrete column of Message (what the hand-written statements set and compare)."""
+    field = Message._meta.get_field(name)
+    assert isinstance(field, models.Field)
+    return field
+
+
+def _column(name: str) -> str:
+    column: str | None = _field(name).column
+    assert column is not None
+    return column

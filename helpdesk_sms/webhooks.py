@@ -42,7 +42,7 @@ def secret_matches(provider: Provider | None, secret: str) -> bool:
 def callback(request: HttpRequest, provider_id: int, secret: str) -> HttpResponse:
     """Take one push of delivery reports from the provider's gateway."""
     provider = Provider.objects.filter(pk=provider_id).first()
-    if not secret_matches(provider, secret):
+    if provider is None or not secret_matches(provider, secret):
         logger.warning(
             "helpdesk_sms: delivery report for provider %s refused: bad secret", provider_id
         )

@@ -369,7 +369,7 @@ class AtlGateway(Gateway):
 
     @property
     def password(self) -> str:
-        return self.provider.password or self.provider.api_key
+        return str(self.provider.password or self.provider.api_key)
 
     @property
     def endpoint(self) -> str:

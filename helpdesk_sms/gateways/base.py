@@ -297,7 +297,8 @@ class Gateway:
         """
         if isinstance(text, bytes):
             text = self.reply_text(text)
-        return self.redact(text)[:limit]
+        masked: str = self.redact(text)
+        return masked[:limit]
 
     def reply_text(self, content: bytes) -> str:
         """A reply's bytes as text: UTF-8 (a BOM dropped), undecodable bytes replaced."""
@@ -475,7 +476,7 @@ class Gateway:
             )
         body = b"".join(chunks)
         response._content = body  # what response.content / .text / .json() read from now on
-        response._content_consumed = True
+        response._content_consumed = True  # type: ignore[attr-defined]
         return body
 
     def _transport_error(self, category: ErrorCategory, what: str, exc: Exception) -> GatewayError:

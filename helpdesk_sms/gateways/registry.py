@@ -38,7 +38,8 @@ def gateway_class(name: str) -> type[Gateway]:
         entry = BUILTIN[name]
     except KeyError:
         raise KeyError(f"unknown gateway {name!r}; known: {', '.join(sorted(BUILTIN))}") from None
-    return import_string(entry.path)
+    gateway: type[Gateway] = import_string(entry.path)
+    return gateway
 
 
 def choices() -> list[tuple[str, str]]:

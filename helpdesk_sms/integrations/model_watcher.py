@@ -30,7 +30,7 @@ from typing import Any
 
 from django.apps import apps
 from django.core import checks
-from django.core.exceptions import FieldDoesNotExist
+from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
 from django.db import connections, models
 from django.db.models import Subquery
 from django.db.models.signals import post_save, pre_save
@@ -95,7 +95,10 @@ class AssigneeTracker:
         uid: str,
     ) -> None:
         self.model = model
-        self.field = model._meta.get_field(field_name)
+        field = _foreign_key(model, field_name)
+        if field is None:  # the configuration check refuses this before any watcher is made
+            raise ImproperlyConfigured(f"{model.__name__}.{field_name} is not a foreign key")
+        self.field: models.ForeignKey[Any, Any] = field
         self.on_change = on_change
         self.uid = uid
         self.flag = f"_helpdesk_sms_assignee_change_{uid}"
@@ -314,7 +317,7 @@ def _model(label: Any) -> type[models.Model] | None:
         return None
 
 
-def _foreign_key(model: type[models.Model], name: str) -> models.Field | None:
+def _foreign_key(model: type[models.Model], name: str) -> models.ForeignKey[Any, Any] | None:
     try:
         field = model._meta.get_field(name)
     except FieldDoesNotExist:

@@ -40,7 +40,8 @@ def simulator_class(name: str) -> type[Simulator]:
             f"no simulator for gateway {name!r}; known: {', '.join(sorted(SIMULATORS))}"
         ) from None
     module, _, attr = path.rpartition(".")
-    return getattr(importlib.import_module(module), attr)
+    found: type[Simulator] = getattr(importlib.import_module(module), attr)
+    return found
 
 
 def get_simulator(name: str, **options: Any) -> Simulator:

@@ -289,7 +289,8 @@ class AtlSimulator(Simulator):
             if operation not in OPERATIONS:
                 raise AtlError("102")
             self._authenticate(head, request)
-            return getattr(self, f"_{operation}")(head, bodies, request)
+            answer: SimResponse = getattr(self, f"_{operation}")(head, bodies, request)
+            return answer
         except AtlError as exc:
             return xml_reply(exc.code, [exc.body] if exc.body else [])
 

@@ -191,7 +191,8 @@ class Simulator:
         method = self.routes.get((request.method, request.path.lower()))
         if method is None:
             return SimResponse(404, "Not Found")
-        return getattr(self, method)(request)
+        answer: SimResponse = getattr(self, method)(request)
+        return answer
 
     def reset_state(self) -> None:
         """Forget everything the gateway learnt (messages, jobs…) and restore balances."""
@@ -428,8 +429,8 @@ class Simulator:
             headers = {"Content-Type": "application/x-www-form-urlencoded", **headers}
         if method == "GET":
             url = url + ("&" if "?" in url else "?") + body.decode()
-            body = None
-        req = urllib.request.Request(url, data=body, method=method, headers=headers)  # noqa: S310
+        data = None if method == "GET" else body
+        req = urllib.request.Request(url, data=data, method=method, headers=headers)  # noqa: S310
         try:
             with urllib.request.urlopen(req, timeout=10) as reply:  # noqa: S310
                 outcome = {"status": reply.status, "body": _preview(reply.read())}
@@ -448,6 +449,7 @@ class Simulator:
         if self._server is None:
             raise RuntimeError(f"the {self.name} simulator is not running")
         host, port = self._server.server_address[:2]
+        host = host.decode() if isinstance(host, bytes) else host
         return f"http://{host}:{port}"
 
     def start(self, port: int = 0, host: str = "127.0.0.1") -> str:

@@ -228,7 +228,8 @@ class Sms1601Simulator(Simulator):
         if not states or words & {"REMOVED", "OUTBOX"}:
             return "NONE", None
         if "SUBMITTED" in words:
-            return "SUBMITTED", min(when for word, when in states if word == "SUBMITTED")
+            due = [when for word, when in states if word == "SUBMITTED" and when is not None]
+            return "SUBMITTED", min(due, default=None)
         when = max(w for _, w in states if w is not None)
         if words == {"DELIVERED"}:
             return "DELIVERED", when
