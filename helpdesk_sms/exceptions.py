@@ -47,3 +47,9 @@ class UnsupportedFeature(SmsInputError):
 
 class InvalidSchedule(SmsInputError):
     field = "send_at"
+
+
+class InvalidGatewayOption(SmsInputError):
+    """A per-message gateway option (Canlog's route, channel) the provider does not allow."""
+
+    field = "gateway_options"

@@ -499,6 +499,16 @@ class NotificationTemplate(models.Model):
             "The id this text is registered under where regulation requires (India's DLT)."
         ),
     )
+    gateway_options = models.JSONField(
+        _("gateway options"),
+        default=dict,
+        blank=True,
+        help_text=_(
+            'Per-message options of the provider\'s gateway, e.g. {"route": "22", "channel": '
+            '"Promo"} for Canlog: they override the provider\'s own for this template\'s '
+            "messages. Needs a provider; see the gateway's documentation page."
+        ),
+    )
     smart_replace = models.BooleanField(
         _("replace typographic characters"),
         default=False,
@@ -546,8 +556,23 @@ class NotificationTemplate(models.Model):
             errors["group"] = _("Only the 'recipient group' audience uses a group.")
         if self.sender_id and self.provider_id and self.sender.provider_id != self.provider_id:
             errors["sender"] = _("This sender ID belongs to another provider.")
+        problems = self.gateway_option_errors()
+        if problems:
+            errors["gateway_options"] = problems
         if errors:
             raise ValidationError(errors)
+
+    def gateway_option_errors(self) -> list[str]:
+        """Why the provider's gateway would refuse ``gateway_options`` (sentences)."""
+        options = self.gateway_options
+        if options in (None, {}):
+            return []
+        if not isinstance(options, dict):
+            return [_("Gateway options must be a JSON object.")]
+        if not self.provider_id:
+            return [_("Gateway options need a provider: choose the provider they are for.")]
+        problems = self.provider.get_gateway().message_option_errors(options)
+        return [p[0].upper() + p[1:] + "." for p in problems]
 
 
 class MessageQuerySet(models.QuerySet):
@@ -570,8 +595,15 @@ class Message(models.Model):
         _("encoding"),
         max_length=8,
         default="gsm7",
-        choices=[("gsm7", "GSM-7"), ("ucs2", "UCS-2 (Unicode)")],
-        help_text=_("GSM-7 fits 160 characters a part; Unicode 70."),
+        choices=[
+            ("gsm7", "GSM-7"),
+            ("ucs2", "UCS-2 (Unicode)"),
+            ("latin1", "ISO-8859-1 (8-bit)"),
+        ],
+        help_text=_(
+            "GSM-7 fits 160 characters a part; Unicode 70; ISO-8859-1 140, where the "
+            "provider carries it."
+        ),
     )
     parts = models.PositiveSmallIntegerField(
         _("parts"), default=1, help_text=_("SMS parts billed by the gateway.")
@@ -589,6 +621,23 @@ class Message(models.Model):
         _("sender ID"), max_length=32, blank=True, help_text=_("As sent to the gateway.")
     )
     flash = models.BooleanField(_("flash"), default=False, help_text=_("Shown immediately."))
+    gateway_options = models.JSONField(
+        _("gateway options"),
+        default=dict,
+        blank=True,
+        help_text=_(
+            "Per-message gateway options chosen by its template or send_sms call (Canlog "
+            "route, channel), overriding the provider's."
+        ),
+    )
+    is_test = models.BooleanField(
+        _("test"),
+        default=False,
+        help_text=_(
+            "Sent in the provider's test mode (1601SMS test=ja): the gateway checked it and "
+            "sent nothing."
+        ),
+    )
     group = models.ForeignKey(
         RecipientGroup,
         verbose_name=_("provider-side group"),

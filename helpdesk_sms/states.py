@@ -58,8 +58,9 @@ _ALLOWED: dict[str, frozenset[str]] = {
     Status.SCHEDULED: frozenset({Status.QUEUED, Status.CANCELED, Status.SUPPRESSED}),
     Status.QUEUED: frozenset({Status.SENDING, Status.CANCELED, Status.SUPPRESSED}),
     Status.SENDING: frozenset(
-        {Status.ACCEPTED, Status.FAILED, Status.UNKNOWN, Status.QUEUED}
-        # QUEUED only when the gateway provably did not take the message (retry).
+        {Status.ACCEPTED, Status.FAILED, Status.UNKNOWN, Status.QUEUED, Status.SUPPRESSED}
+        # QUEUED only when the gateway provably did not take the message (retry);
+        # SUPPRESSED only when it checked a test and sent nothing (1601SMS test=ja).
     ),
     # CANCELED only when the gateway confirmed withdrawing a message it held for later.
     Status.ACCEPTED: frozenset(
@@ -67,7 +68,14 @@ _ALLOWED: dict[str, frozenset[str]] = {
     ),
     # A report, or the request's own late answer, may resolve an ambiguous submission.
     Status.UNKNOWN: frozenset(
-        {Status.ACCEPTED, Status.DELIVERED, Status.UNDELIVERED, Status.EXPIRED, Status.FAILED}
+        {
+            Status.ACCEPTED,
+            Status.DELIVERED,
+            Status.UNDELIVERED,
+            Status.EXPIRED,
+            Status.FAILED,
+            Status.SUPPRESSED,
+        }
     ),
     # An operator's explicit retry re-queues a failed message (admin action).
     Status.FAILED: frozenset({Status.QUEUED}),

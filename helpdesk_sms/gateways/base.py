@@ -14,7 +14,7 @@ import functools
 import re
 import urllib.parse
 import zoneinfo
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -108,6 +108,12 @@ class Batch:
     group_id: str = ""
     #: A registered template id (DLT regimes).
     template_id: str = ""
+    #: The text's encoding as composed ("gsm7", "ucs2", or "latin1" where the gateway
+    #: said it carries ISO-8859-1); ``unicode`` is ``encoding == "ucs2"``.
+    encoding: str = ""
+    #: Per-message options (a template's or a send_sms call's), overriding the provider's;
+    #: only names in the gateway's ``message_option_help``, already checked and normalized.
+    options: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -130,6 +136,8 @@ class RecipientResult:
     raw: Any = None
     #: For a group send: every member the gateway texted (each becomes a message of its own).
     members: list[GroupMember] = field(default_factory=list)
+    #: The request was a test the gateway checked but did not send (1601SMS's test=ja).
+    test: bool = False
 
 
 @dataclass(frozen=True)
@@ -193,6 +201,9 @@ class Gateway:
     max_sender_length: ClassVar[int | None] = None
     #: Provider.options keys this gateway understands, with a help text for the admin.
     option_help: ClassVar[dict[str, str]] = {}
+    #: Options a template or a send_sms call may set for its own messages, overriding the
+    #: provider's option of the same name (Canlog's channel and route), with a help text.
+    message_option_help: ClassVar[dict[str, str]] = {}
 
     def __init__(self, provider: Provider) -> None:
         self.provider = provider
@@ -258,6 +269,38 @@ class Gateway:
     def option_errors(self) -> list[str]:
         """Problems with the provider's option values, as sentences (checked on save)."""
         return []
+
+    def text_encodings(self) -> frozenset[str]:
+        """Encodings beyond GSM-7 and UCS-2 this provider carries (``"latin1"``); none here.
+
+        The composer asks before it settles on UCS-2: a text that is not GSM-7 but fits an
+        encoding named here is sent (and counted, and billed) in it instead.
+        """
+        return frozenset()
+
+    def message_option_errors(self, options: Mapping[str, Any]) -> list[str]:
+        """Problems with per-message ``options``, as sentences naming the option.
+
+        Only names in :attr:`message_option_help`, each a non-empty text or number;
+        subclasses add the values their gateway allows.
+        """
+        label = self.verbose_name or self.name
+        if not self.message_option_help:
+            return [f"{label} takes no per-message options"] if options else []
+        problems = []
+        for key, value in options.items():
+            if key not in self.message_option_help:
+                known = ", ".join(sorted(self.message_option_help))
+                problems.append(f"{label} has no per-message option {key!r} (it takes {known})")
+            elif isinstance(value, bool) or not isinstance(value, str | int):
+                problems.append(f"{key} must be text or a whole number, not {value!r}")
+            elif not str(value).strip():
+                problems.append(f"{key} is empty")
+        return problems
+
+    def clean_message_options(self, options: Mapping[str, Any]) -> dict[str, str]:
+        """Checked per-message ``options`` as they are stored and sent: stripped text."""
+        return {key: str(value).strip() for key, value in options.items()}
 
     def format_number(self, e164: str) -> str:
         """How this gateway wants a number written: by default country code, no ``+``."""
