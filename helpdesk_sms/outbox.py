@@ -427,6 +427,8 @@ def _batch_of(provider: Provider, messages: list[Message]) -> Batch:
         schedule_at=schedule_at,
         group_id=first.group.provider_group_id if first.group_id else "",
         template_id=first.registered_template_id,
+        encoding=first.encoding,
+        options={str(k): str(v) for k, v in (first.gateway_options or {}).items()},
     )
 
 

@@ -94,14 +94,15 @@ class GatewayVerdict:
     problem: str = ""
 
 
-def text_verdict(gateway: str, body: str) -> str:
-    """Why ``gateway`` would refuse ``body``, or "" when it would take it.
+def text_verdict(gateway: str, body: str, provider: Provider | None = None) -> str:
+    """Why ``gateway`` (``provider``, with its options, when given) would refuse ``body``.
 
-    Asks ``compose.check_text`` (through an unsaved provider) rather than repeating its
-    rules, so the preview can never promise what sending then refuses.
+    "" when it would take it. Asks ``compose.check_text`` (through an unsaved provider
+    when none is given) rather than repeating its rules, so the preview can never promise
+    what sending then refuses.
     """
     try:
-        check_text(Route(Provider(gateway=gateway), sender=""), body)
+        check_text(Route(provider or Provider(gateway=gateway), sender=""), body)
     except SmsInputError as exc:
         return str(exc)
     return ""
@@ -122,6 +123,28 @@ def gateway_verdicts(body: str) -> list[GatewayVerdict]:
             continue
         verdicts.append(GatewayVerdict(name, label, text_verdict(name, body)))
     return verdicts
+
+
+ENCODING_LABELS = {
+    sms_text.GSM7: _("GSM-7"),
+    sms_text.UCS2: _("Unicode (UCS-2)"),
+    sms_text.LATIN1: _("ISO-8859-1 (8-bit)"),
+}
+UNIT_LABELS = {
+    sms_text.GSM7: _("septets"),
+    sms_text.UCS2: _("UCS-2 units"),
+    sms_text.LATIN1: _("octets"),
+}
+
+
+def _carries_latin1(provider: Provider | None) -> bool:
+    """True when the template's provider sends ISO-8859-1 texts as such (Unified's charset)."""
+    if provider is None:
+        return False
+    try:
+        return sms_text.LATIN1 in provider.get_gateway().text_encodings()
+    except Exception:  # a gateway that does not load: its provider page reports it
+        return False
 
 
 def _pairs(changes: list[tuple[str, str]]) -> str:
@@ -196,22 +219,20 @@ def preview_html(template: NotificationTemplate) -> SafeString:
     if not rendered:
         return format_html("<p>{}</p>", _("The rendered text is empty: nothing would be sent."))
     text, replaced_note = apply_smart_replace(rendered, template.smart_replace or None)
-    info = sms_text.analyze(text)
-    unicode = info.encoding == sms_text.UCS2
+    provider = template.provider if template.provider_id else None
+    info = sms_text.analyze(text, latin1=_carries_latin1(provider))
     lines = [
-        (_("Encoding"), _("Unicode (UCS-2)") if unicode else _("GSM-7")),
-        (_("Size"), f"{info.units} " + (_("UCS-2 units") if unicode else _("septets"))),
+        (_("Encoding"), ENCODING_LABELS[info.encoding]),
+        (_("Size"), f"{info.units} " + str(UNIT_LABELS[info.encoding])),
         (_("SMS parts"), info.parts),
     ]
     notes = [replaced_note[:1].upper() + replaced_note[1:] + "." if replaced_note else ""]
-    if unicode:
-        notes.append(info.explain())
+    notes.append(info.explain())
     if not (template.smart_replace or conf.get("SMART_REPLACE")):
         notes.append(smart_replace_hint(text, info))
-    provider = template.provider if template.provider_id else None
     if provider is not None:
         try:
-            problem = text_verdict(provider.gateway, text)
+            problem = text_verdict(provider.gateway, text, provider)
         except Exception:  # the provider's own page reports a gateway that does not load
             problem = ""
         if problem:

@@ -1,4 +1,4 @@
-"""GSM-7 / UCS-2 detection, part counting and splitting (GSM 03.38).
+"""GSM-7 / ISO-8859-1 / UCS-2 detection, part counting and splitting (GSM 03.38, 03.40).
 
 The operator pays per part, and one stray typographic character turns a 160-character GSM-7
 message into a 70-unit UCS-2 one. This module decides the encoding exactly as a handset or SMSC
@@ -12,6 +12,11 @@ Rules (see the gateway docs, "Text encoding facts"):
   per part, and an escape pair is never split, so a part may end at 152.
 * UCS-2: UTF-16 code units, 70 in one part, 67 per part when concatenated. A character outside
   the BMP is a surrogate pair (two units) and is never split, so a part may end at 66.
+* ISO-8859-1 (8-bit), only where the provider's gateway can carry it (Unified's types 5/7,
+  :meth:`~helpdesk_sms.gateways.base.Gateway.text_encodings`): one octet a character, 140 in
+  one part, 134 per part when concatenated (GSM 03.40: 140 octets of user data, 6 of them the
+  concatenation header). Chosen only for a text that is not GSM-7 but fits ISO-8859-1 (Dutch
+  or French text with ``ë``): GSM-7 holds more (160/153), UCS-2 far less (70/67).
 * Empty text has 0 parts and no segments: there is nothing to send (it is rejected elsewhere).
 """
 
@@ -22,11 +27,24 @@ from dataclasses import dataclass
 
 GSM7 = "gsm7"
 UCS2 = "ucs2"
+LATIN1 = "latin1"
 
 GSM7_SINGLE = 160
 GSM7_MULTI = 153
 UCS2_SINGLE = 70
 UCS2_MULTI = 67
+#: 8-bit data (ISO-8859-1): 140 octets in one part, 134 when a 6-octet concatenation header
+#: (UDH) takes its share of every part.
+LATIN1_SINGLE = 140
+LATIN1_MULTI = 134
+
+#: Per encoding: (one part holds, each part of a longer message holds) and the unit's name.
+SIZES: dict[str, tuple[int, int]] = {
+    GSM7: (GSM7_SINGLE, GSM7_MULTI),
+    UCS2: (UCS2_SINGLE, UCS2_MULTI),
+    LATIN1: (LATIN1_SINGLE, LATIN1_MULTI),
+}
+UNITS: dict[str, str] = {GSM7: "septets", UCS2: "UCS-2 units", LATIN1: "octets"}
 
 #: The GSM 03.38 default alphabet, one septet each. 0x09 is ``Ç`` in the standard but many
 #: implementations map it to ``ç``; both are accepted. The Greek capitals are U+0393..U+03A9.
@@ -84,11 +102,12 @@ def describe(char: str) -> str:
 class TextInfo:
     """How a text will travel: encoding, size, and the exact parts it is split into."""
 
-    encoding: str  # "gsm7" or "ucs2"
-    units: int  # septets (extension characters count 2) or UTF-16 code units
+    encoding: str  # "gsm7", "ucs2" or "latin1"
+    units: int  # septets (extension characters count 2), UTF-16 code units, or octets
     parts: int  # 0 for empty text, else len(segments)
     segments: tuple[str, ...]  # the real parts; "".join(segments) == text
-    unicode_chars: tuple[tuple[int, str], ...]  # (0-based index, char) that forced UCS-2
+    #: (0-based index, char) that are not GSM-7: they forced UCS-2 (or ISO-8859-1).
+    unicode_chars: tuple[tuple[int, str], ...]
 
     @property
     def is_unicode(self) -> bool:
@@ -96,10 +115,14 @@ class TextInfo:
 
     @property
     def per_part_limit(self) -> int:
-        """Units one part holds here: 160/153 septets or 70/67 UCS-2 units."""
-        if self.is_unicode:
-            return UCS2_MULTI if self.parts > 1 else UCS2_SINGLE
-        return GSM7_MULTI if self.parts > 1 else GSM7_SINGLE
+        """Units one part holds here: 160/153 septets, 70/67 UCS-2 units or 140/134 octets."""
+        single, multi = SIZES[self.encoding]
+        return multi if self.parts > 1 else single
+
+    @property
+    def unit_name(self) -> str:
+        """What :attr:`units` counts: "septets", "UCS-2 units" or "octets"."""
+        return UNITS[self.encoding]
 
     @property
     def text(self) -> str:
@@ -112,7 +135,7 @@ class TextInfo:
         have in GSM-7 with those characters replaced (``smart_replace`` look-alikes, anything
         else by one placeholder character).
         """
-        if not self.is_unicode or not self.unicode_chars:
+        if self.encoding == GSM7 or not self.unicode_chars:
             return ""
         index, char = self.unicode_chars[0]
         others = len(self.unicode_chars) - 1
@@ -123,16 +146,16 @@ class TextInfo:
             )
         else:
             subject = f"The {describe(char)} at position {index + 1} makes"
+        kind = "ISO-8859-1 (8-bit)" if self.encoding == LATIN1 else "Unicode"
         gsm_parts = _gsm_equivalent_parts(self.text)
         if gsm_parts == self.parts:
             return (
-                f"{subject} this message Unicode: it still fits in {_plural(self.parts, 'part')}, "
+                f"{subject} this message {kind}: it still fits in {_plural(self.parts, 'part')}, "
                 f"but each part holds {self.per_part_limit} characters instead of "
                 f"{GSM7_MULTI if self.parts > 1 else GSM7_SINGLE}."
             )
-        return (
-            f"{subject} this message Unicode: {_plural(self.parts, 'part')} instead of {gsm_parts}."
-        )
+        parts = _plural(self.parts, "part")
+        return f"{subject} this message {kind}: {parts} instead of {gsm_parts}."
 
 
 def is_gsm7(text: str) -> bool:
@@ -157,9 +180,21 @@ def _split(text: str, costs: list[int], single: int, multi: int) -> tuple[str, .
     return tuple(segments)
 
 
-def analyze(text: str) -> TextInfo:
-    """Encoding, size and the real split of ``text`` into SMS parts."""
+def fits_latin1(text: str) -> bool:
+    """True if every character is in ISO-8859-1 (one octet each)."""
+    return all(ord(c) <= 0xFF for c in text)
+
+
+def analyze(text: str, *, latin1: bool = False) -> TextInfo:
+    """Encoding, size and the real split of ``text`` into SMS parts.
+
+    ``latin1``: the gateway can carry ISO-8859-1, so a text that is not GSM-7 but fits it
+    goes as 8-bit rather than UCS-2 (the provider decides, see ``Gateway.text_encodings``).
+    """
     unicode_chars = tuple((i, c) for i, c in enumerate(text) if c not in _GSM_COST)
+    if unicode_chars and latin1 and fits_latin1(text):
+        segments = _split(text, [1] * len(text), LATIN1_SINGLE, LATIN1_MULTI)
+        return TextInfo(LATIN1, len(text), len(segments), segments, unicode_chars)
     if unicode_chars:
         costs = [2 if ord(c) > 0xFFFF else 1 for c in text]
         segments = _split(text, costs, UCS2_SINGLE, UCS2_MULTI)

@@ -249,6 +249,49 @@ def test_explain_is_empty_for_gsm7() -> None:
     assert analyze("Plain text {with} € signs").explain() == ""
 
 
+# --- ISO-8859-1 (8-bit), where the provider's gateway carries it --------------------------------
+
+
+def test_latin1_text_stays_ucs2_unless_the_gateway_carries_latin1() -> None:
+    assert analyze("Zoë belt terug").encoding == "ucs2"
+
+
+def test_latin1_text_goes_8_bit_where_the_gateway_carries_it() -> None:
+    info = analyze("Zoë belt terug", latin1=True)
+
+    assert (info.encoding, info.units, info.parts) == ("latin1", 14, 1)
+    assert info.unicode_chars == ((2, "ë"),)
+
+
+def test_gsm_text_stays_gsm7_where_the_gateway_carries_latin1() -> None:
+    assert analyze("Zoe belt terug é", latin1=True).encoding == "gsm7"
+
+
+@pytest.mark.parametrize("text", ["Zoë ’s avonds", "Zoë betaalt €5", "Zoë 😀"])
+def test_text_outside_latin1_is_ucs2_even_where_the_gateway_carries_latin1(text: str) -> None:
+    assert analyze(text, latin1=True).encoding == "ucs2"
+
+
+@pytest.mark.parametrize(
+    ("length", "parts", "sizes"),
+    [(140, 1, [140]), (141, 2, [134, 7]), (268, 2, [134, 134]), (269, 3, [134, 134, 1])],
+)
+def test_latin1_parts_hold_140_octets_alone_and_134_when_concatenated(
+    length: int, parts: int, sizes: list[int]
+) -> None:
+    info = analyze("ë" * length, latin1=True)
+
+    assert (info.units, info.parts) == (length, parts)
+    assert [len(segment) for segment in info.segments] == sizes
+    assert info.per_part_limit == (140 if parts == 1 else 134)
+
+
+def test_explain_names_the_character_that_made_the_text_8_bit() -> None:
+    assert analyze("Zoë " + "x" * 150, latin1=True).explain() == (
+        "The ë at position 3 makes this message ISO-8859-1 (8-bit): 2 parts instead of 1."
+    )
+
+
 # --- smart_replace() ---------------------------------------------------------------------------
 
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.utils import timezone
 
+from ..text import GSM7, LATIN1, analyze
 from .base import (
     Batch,
     Capability,
@@ -139,9 +140,13 @@ class UnifiedGateway(Gateway):
     * **Credentials**: ``username`` and ``password`` of the HTTP account; the provider's API
       key stands in for an empty password. ``SendOutcome.request`` holds the path and the
       redacted parameters, never the URL.
-    * **type**: 2 (Unicode) or 6 (Unicode flash) for Unicode batches; otherwise 0 (plain) or
-      1 (flash), or 5/7 (the ISO-8859-1 variants) with option ``charset: "iso-8859-1"`` when
-      the text fits ISO-8859-1. 3 (reserved) and 4 (WAP push) are never sent. Unicode text
+    * **type**: 2 (Unicode) or 6 (Unicode flash) for Unicode batches; 0 (plain) or 1 (flash)
+      for GSM-7 ones. With option ``charset: "iso-8859-1"`` the provider carries ISO-8859-1
+      (:meth:`text_encodings`): a text that is not GSM-7 but fits ISO-8859-1 (``Zoë``) is
+      composed as 8-bit and goes as 5 (plain) or 7 (flash), counted 140 octets in one part
+      and 134 a part when longer (the document gives no sizes for 5/7; GSM 03.40's 8-bit
+      sizes apply) instead of UCS-2's 70/67. A GSM-7 text stays 0/1: 160/153 hold more.
+      3 (reserved) and 4 (WAP push) are never sent. Unicode text
       goes URL-UTF-8 encoded as the document says; option ``unicode_hex`` sends it as UCS-2
       hex instead (the document's 280/268 "characters" for Unicode are hex digits, which is
       how older RouteSMS panels want it).
@@ -203,8 +208,9 @@ class UnifiedGateway(Gateway):
         ),
         "max_numbers": "Numbers per request, comma-separated in 'destination' (default 100).",
         "charset": (
-            "'gsm' (default): plain and flash texts go as type 0/1 (GSM 03.38); "
-            "'iso-8859-1': as type 5/7 when the text fits ISO-8859-1."
+            "'gsm' (default): texts outside GSM 03.38 go as Unicode, type 2/6 (70 characters "
+            "a part); 'iso-8859-1': those that fit ISO-8859-1 (ë, á, ê…) go as type 5/7 "
+            "instead (8-bit, 140 characters a part, 134 when longer)."
         ),
         "unicode_hex": (
             "true: Unicode texts are sent as UCS-2 hex (older RouteSMS panels); "
@@ -291,6 +297,17 @@ class UnifiedGateway(Gateway):
             )
         return problems
 
+    def option_errors(self) -> list[str]:
+        """A charset the adapter does not know is refused when the provider is saved."""
+        value = self.option("charset")
+        if value is not None and _charset(value) is None:
+            return [f"the charset option must be 'gsm' or 'iso-8859-1', not {value!r}"]
+        return []
+
+    def text_encodings(self) -> frozenset[str]:
+        """ISO-8859-1 (types 5/7) when option ``charset`` says so."""
+        return frozenset({LATIN1}) if _charset(self.option("charset")) == LATIN1 else frozenset()
+
     def format_number(self, e164: str) -> str:
         """International digits without ``+`` (the document allows either; this is safest)."""
         return digits(e164)
@@ -318,14 +335,16 @@ class UnifiedGateway(Gateway):
         return params
 
     def message_type(self, batch: Batch) -> str:
+        """The document's ``type`` for the encoding the message was composed (and counted) in.
+
+        A batch built without an encoding (by hand) is analyzed here as the composer would.
+        """
         if batch.unicode:
             return TYPE_UNICODE_FLASH if batch.flash else TYPE_UNICODE
-        latin1 = str(self.option("charset") or "gsm").strip().lower().replace("_", "-") in (
-            "iso-8859-1",
-            "latin-1",
-            "latin1",
-        )
-        if latin1 and _fits_latin1(batch.text):
+        encoding = batch.encoding
+        if not encoding:
+            encoding = analyze(batch.text, latin1=LATIN1 in self.text_encodings()).encoding
+        if encoding == LATIN1:
             return TYPE_FLASH_LATIN1 if batch.flash else TYPE_PLAIN_LATIN1
         return TYPE_FLASH if batch.flash else TYPE_PLAIN
 
@@ -512,12 +531,12 @@ def _named(fields: dict[str, str]) -> dict[str, str]:
     return {spelled.get(key, key): value for key, value in fields.items()}
 
 
-def _fits_latin1(text: str) -> bool:
-    try:
-        text.encode("iso-8859-1")
-    except UnicodeEncodeError:
-        return False
-    return True
+def _charset(value: Any) -> str | None:
+    """``"latin1"`` for the ISO-8859-1 spellings, ``"gsm7"`` for gsm (or unset), else None."""
+    text = str(value or "gsm").strip().lower().replace("_", "-")
+    if text in ("iso-8859-1", "latin-1", "latin1"):
+        return LATIN1
+    return GSM7 if text in ("gsm", "gsm7", "gsm-7", "gsm-03.38") else None
 
 
 def _printable(text: str) -> bool:

@@ -26,8 +26,10 @@ Behaviour the document leaves open, decided here:
   request is ``1725`` and nothing is sent.
 * The ``error_code`` fault (beside the shared ones) answers the bare code it names, e.g.
   ``sim.set_faults(error_code="1709", times=1)``, before anything is taken.
-* Parts: 160/153 characters for types 0, 1, 5, 7 (GSM extension characters count two),
-  70/67 UCS-2 units for types 2 and 6 — the document's 280/268 "characters" are hex digits.
+* Parts: 160/153 characters for types 0 and 1 (GSM extension characters count two), 70/67
+  UCS-2 units for types 2 and 6 — the document's 280/268 "characters" are hex digits — and
+  140/134 octets for the ISO-8859-1 types 5 and 7 (8-bit: the document gives no sizes for
+  them, GSM 03.40 does). A type 5/7 text with a character outside ISO-8859-1 is 1705.
 * A schedule in the past sends at once. A scheduled message is ``SCHEDULED`` until due.
 * Each message is ``ENROUTE`` for ``delivery_delay`` seconds after it is due (on the
   simulator's clock), then final: ``outcomes[number]`` if given (any pushed sStatus word),
@@ -53,7 +55,14 @@ from datetime import timezone as fixed_offset
 from decimal import Decimal
 from typing import Any, ClassVar
 
-from ..text import UCS2_MULTI, UCS2_SINGLE, analyze
+from ..text import (
+    LATIN1_MULTI,
+    LATIN1_SINGLE,
+    UCS2_MULTI,
+    UCS2_SINGLE,
+    analyze,
+    fits_latin1,
+)
 from .base import BASE_FAULTS, SimRequest, SimResponse, Simulator
 
 DEFAULT_USER = "demo"
@@ -93,6 +102,8 @@ TYPES: dict[str, tuple[bool, bool]] = {
     "6": (True, True),
     "7": (False, True),
 }
+#: The ISO-8859-1 (8-bit) types: plain and flash.
+LATIN1_TYPES = frozenset({"5", "7"})
 
 #: sStatus words a message may end in, with the iErrCode pushed beside each.
 FINAL_STATUSES: dict[str, str] = {
@@ -298,6 +309,8 @@ class UnifiedSimulator(Simulator):
             if not _HEX.fullmatch(compact):
                 raise UnifiedError("1705")
             return bytes.fromhex(compact).decode("utf-16-be", errors="replace")
+        if kind in LATIN1_TYPES and not fits_latin1(message):
+            raise UnifiedError("1705")
         return message
 
     def _take(
@@ -324,7 +337,7 @@ class UnifiedSimulator(Simulator):
                 verdicts.append((number, "1732"))
             else:
                 verdicts.append((number, "1701"))
-        parts = parts_for(text, TYPES[kind][0])
+        parts = latin1_parts(text) if kind in LATIN1_TYPES else parts_for(text, TYPES[kind][0])
         cost = Decimal(parts * sum(1 for _, code in verdicts if code == "1701"))
         if request.faults.get("credit_exhausted") or self.balance < cost:
             raise UnifiedError("1725")
@@ -441,6 +454,11 @@ def parts_for(text: str, unicode: bool) -> int:
     if not unicode and info.is_unicode:
         return 1 if len(text) <= 160 else math.ceil(len(text) / 153)
     return info.parts
+
+
+def latin1_parts(text: str) -> int:
+    """Parts billed for types 5/7: one octet a character, 140 in one part, 134 a part."""
+    return 1 if len(text) <= LATIN1_SINGLE else math.ceil(len(text) / LATIN1_MULTI)
 
 
 def _digits(number: str) -> str:

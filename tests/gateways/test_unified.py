@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import requests
+from django.core.exceptions import ValidationError
 from django.test import RequestFactory
 from django.urls import reverse
 from django.utils import timezone
@@ -39,8 +40,10 @@ from helpdesk_sms.gateways.unified import (
     UnifiedGateway,
     parse_reply,
 )
+from helpdesk_sms.models import NotificationTemplate
 from helpdesk_sms.simulators import get_simulator
 from helpdesk_sms.simulators.unified import UnifiedSimulator
+from helpdesk_sms.text import analyze
 from helpdesk_sms.states import Status
 from tests.fixtures_unified import (
     UNIFIED_CALLBACK_SECRET,
@@ -53,6 +56,8 @@ pytestmark = pytest.mark.django_db
 
 IST = ZoneInfo("Asia/Kolkata")
 TEXT = "Ticket #42 received. We will call you back."
+#: Dutch with ë and ê: not GSM-7 (UCS-2 by default), but all of it ISO-8859-1.
+DUTCH = "Ticket #42 ontvangen: Zoë belt u terug, ook over uw privé-gegevens en de crêpes."
 NUMBER = "+919812345678"
 
 # -- the document's replies, exactly as written ---------------------------------------------
@@ -226,10 +231,12 @@ def test_several_numbers_go_in_one_request_with_an_id_each(gateway, unified_sim)
         (False, True, None, TEXT, "1"),
         (True, False, None, "टिकट 42 प्राप्त हुआ", "2"),
         (True, True, None, "टिकट 42 प्राप्त हुआ", "6"),
-        (False, False, "iso-8859-1", TEXT, "5"),
-        (False, True, "iso-8859-1", TEXT, "7"),
+        (False, False, "iso-8859-1", DUTCH, "5"),
+        (False, True, "iso-8859-1", DUTCH, "7"),
+        (False, False, "iso-8859-1", TEXT, "0"),  # GSM-7 holds more: 160 a part, not 140
         (False, False, "iso-8859-1", "Pay €5 now", "0"),  # € is GSM, not ISO-8859-1
         (True, False, "iso-8859-1", "टिकट 42", "2"),
+        (False, False, None, "Pay €5 now", "0"),
     ],
     ids=[
         "plain",
@@ -238,8 +245,10 @@ def test_several_numbers_go_in_one_request_with_an_id_each(gateway, unified_sim)
         "unicode-flash",
         "latin1",
         "latin1-flash",
+        "latin1-gsm-text-stays-gsm",
         "latin1-fallback",
         "latin1-unicode",
+        "gsm-euro",
     ],
 )
 def test_message_type_follows_unicode_flash_and_the_charset_option(
@@ -1204,6 +1213,138 @@ def test_one_sms_per_number_reaches_the_gateway_in_one_request(unified_provider,
         message.refresh_from_db()
         assert message.status == Status.ACCEPTED
         assert message.provider_message_id == ids[message.recipient.lstrip("+")]
+
+
+# -- ISO-8859-1 (types 5 and 7, option charset) ---------------------------------------------
+
+
+def latin1_provider(provider, charset: str = "iso-8859-1"):
+    provider.options = {**provider.options, "charset": charset}
+    provider.full_clean()
+    provider.save()
+    return provider
+
+
+def test_iso_8859_1_text_goes_as_type_5_in_8_bit_parts_where_the_charset_says_so(
+    unified_provider, unified_sim
+):
+    latin1_provider(unified_provider)
+
+    [message] = send_sms(NUMBER, DUTCH * 2)  # 160 characters: 2 parts of 8-bit, 3 of UCS-2
+    outbox.dispatch()
+
+    message.refresh_from_db()
+    [sent] = unified_sim.state()["messages"]
+    assert (message.status, message.encoding, message.parts) == (Status.ACCEPTED, "latin1", 2)
+    assert (sent["type"], sent["parts"], sent["text"]) == ("5", 2, DUTCH * 2)
+    assert unified_sim.state()["balances"][UNIFIED_USER] == "998"
+
+
+def test_iso_8859_1_text_goes_as_unicode_type_2_without_the_charset_option(
+    unified_provider, unified_sim
+):
+    [message] = send_sms(NUMBER, DUTCH * 2)
+    outbox.dispatch()
+
+    message.refresh_from_db()
+    [sent] = unified_sim.state()["messages"]
+    assert (message.encoding, message.parts) == ("ucs2", 3)
+    assert (sent["type"], sent["parts"]) == ("2", 3)
+
+
+def test_iso_8859_1_flash_text_goes_as_type_7(unified_provider, unified_sim):
+    latin1_provider(unified_provider)
+
+    send_sms(NUMBER, DUTCH, flash=True)
+    outbox.dispatch()
+
+    assert unified_sim.state()["messages"][0]["type"] == "7"
+
+
+def test_a_text_with_a_character_outside_iso_8859_1_stays_unicode_with_the_charset(
+    unified_provider, unified_sim
+):
+    latin1_provider(unified_provider)
+
+    [message] = send_sms(NUMBER, "Zoë betaalt €5")  # € is GSM, ë is Latin-1: neither has both
+    outbox.dispatch()
+
+    message.refresh_from_db()
+    assert message.encoding == "ucs2"
+    assert unified_sim.state()["messages"][0]["type"] == "2"
+
+
+def test_a_message_composed_8_bit_is_sent_8_bit_after_the_charset_option_is_removed(
+    unified_provider, unified_sim
+):
+    latin1_provider(unified_provider)
+    [message] = send_sms(NUMBER, DUTCH)
+    unified_provider.options = {}
+    unified_provider.save()
+
+    outbox.dispatch()
+
+    [sent] = unified_sim.state()["messages"]
+    assert (sent["type"], sent["parts"]) == ("5", message.parts)
+
+
+@pytest.mark.parametrize("length", [140, 141, 268, 269])
+def test_simulator_bills_types_5_and_7_as_the_app_counts_8_bit_parts(gateway, unified_sim, length):
+    text = "ë" * length
+
+    gateway.send(make_batch(NUMBER, text=text, encoding="latin1"))
+
+    expected = analyze(text, latin1=True).parts
+    assert unified_sim.state()["messages"][0]["parts"] == expected
+    assert unified_sim.state()["balances"][UNIFIED_USER] == str(1000 - expected)
+
+
+def test_simulator_refuses_type_5_text_outside_iso_8859_1_as_an_invalid_message(
+    gateway, unified_sim
+):
+    with pytest.raises(GatewayError) as caught:
+        gateway.send(make_batch(NUMBER, text="Zoë ’s avonds", encoding="latin1"))
+
+    assert (caught.value.code, caught.value.category) == ("1705", ErrorCategory.CONTENT_REJECTED)
+    assert unified_sim.state()["messages"] == []
+
+
+@pytest.mark.parametrize("charset", ["gsm", "iso-8859-1", "ISO_8859_1", "latin1"])
+def test_known_charsets_are_accepted_when_the_provider_is_saved(unified_provider, charset):
+    latin1_provider(unified_provider, charset)
+
+
+def test_an_unknown_charset_is_refused_when_the_provider_is_saved(unified_provider):
+    unified_provider.options = {"charset": "utf-8"}
+
+    with pytest.raises(ValidationError) as caught:
+        unified_provider.full_clean()
+
+    assert caught.value.message_dict["options"] == [
+        "The charset option must be 'gsm' or 'iso-8859-1', not 'utf-8'."
+    ]
+
+
+def test_template_preview_counts_8_bit_parts_for_a_provider_with_the_charset(
+    unified_provider, admin_client
+):
+    latin1_provider(unified_provider)
+    template = NotificationTemplate.objects.create(
+        name="Dutch",
+        event="ticket_created",
+        audience="customer",
+        body=DUTCH * 2,
+        provider=unified_provider,
+    )
+
+    response = admin_client.get(
+        reverse("admin:helpdesk_sms_notificationtemplate_change", args=[template.pk])
+    )
+
+    html = response.content.decode()
+    assert "Encoding: ISO-8859-1 (8-bit)" in html
+    assert "Size: 160 octets" in html
+    assert "SMS parts: 2" in html
 
 
 # -- the simulator's control API and construction -------------------------------------------
