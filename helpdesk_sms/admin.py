@@ -95,6 +95,14 @@ def _gateway_summary(name: str) -> SafeString:
         )
     else:
         options = format_html("<p>{}</p>", _("This gateway takes no options."))
+    if cls.message_option_help:
+        options += format_html(
+            "<p>{}:</p><ul>{}</ul>",
+            _("Options a template or send_sms call may set for its own messages"),
+            format_html_join(
+                "", "<li><code>{}</code>: {}</li>", sorted(cls.message_option_help.items())
+            ),
+        )
     return format_html(
         "<div><p><strong>{}</strong></p><p>{}: {}</p><p>{}</p><p>{}:</p>{}</div>",
         label,
@@ -459,7 +467,7 @@ class NotificationTemplateAdmin(admin.ModelAdmin):
                 )
             },
         ),
-        (_("Sending"), {"fields": ("provider", "sender")}),
+        (_("Sending"), {"fields": ("provider", "sender", "gateway_options")}),
         (_("History"), {"fields": ("created_at", "updated_at"), "classes": ("collapse",)}),
     )
 
@@ -559,6 +567,8 @@ class MessageAdmin(ReadOnlyLogAdmin):
                     "provider",
                     "sender",
                     "flash",
+                    "gateway_options",
+                    "is_test",
                     "parent",
                 )
             },

@@ -31,6 +31,7 @@ def send_sms(
     group: RecipientGroup | str | None = None,
     idempotency_key: str | None = None,
     smart_replace: bool | None = None,
+    gateway_options: dict[str, str | int] | None = None,
 ) -> Sequence[Message]:
     """Queue ``text`` to ``to`` (one number or several) or to a recipient ``group``.
 
@@ -40,6 +41,9 @@ def send_sms(
     call with the same key returns the first call's message instead of sending again.
     ``smart_replace`` swaps typographic characters for GSM look-alikes (default: the
     ``SMART_REPLACE`` setting); what it changed is noted on each message's first event.
+    ``gateway_options`` sets the gateway's per-message options for these messages, overriding
+    the provider's (Canlog: ``{"route": "22", "channel": "Promo"}``); a name the gateway does
+    not take, or a value its provider does not allow, raises ``InvalidGatewayOption``.
 
     The text, provider and sender are checked once however many numbers there are; each
     number is then only normalized, and the rows go in with bulk inserts, a chunk at a
@@ -55,6 +59,7 @@ def send_sms(
         sender=sender,
         provider=provider,
         group=group,
+        gateway_options=gateway_options,
     )
     text, replaced_note = apply_smart_replace(text, smart_replace)
     group_send: Message | None = None
@@ -69,6 +74,7 @@ def send_sms(
                 send_at=send_at,
                 flash=flash,
                 group=group,
+                gateway_options=gateway_options,
             )
         else:
             numbers += [c.phone for c in group.members.filter(is_active=True, opted_out=False)]
@@ -78,7 +84,12 @@ def send_sms(
     recipients: list[str] = []
     if numbers:
         composer = Composer.start(
-            provider=provider, sender=sender, body=text, send_at=send_at, flash=flash
+            provider=provider,
+            sender=sender,
+            body=text,
+            send_at=send_at,
+            flash=flash,
+            gateway_options=gateway_options,
         )
         recipients = [composer.number(number) for number in numbers]  # all, before any write
     if idempotency_key and len(recipients) + (group_send is not None) != 1:

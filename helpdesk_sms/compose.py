@@ -198,6 +198,7 @@ class Composer:
     status: str = Status.QUEUED
     region: str | None = None
     allowed: list[str] = field(default_factory=list)
+    gateway_options: dict[str, str] = field(default_factory=dict)
     _texts: dict[str, sms_text.TextInfo] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -210,6 +211,7 @@ class Composer:
         send_at: datetime | None = None,
         flash: bool = False,
         now: datetime | None = None,
+        gateway_options: dict[str, Any] | None = None,
     ) -> Composer:
         """Resolve the route and check the shared input; ``body`` too when there is one."""
         now = now or timezone.now()
@@ -239,6 +241,7 @@ class Composer:
         later = send_at is not None and send_at > now
         if later and not chosen.schedules_at_gateway():
             composer.status = Status.SCHEDULED
+        composer.gateway_options = check_gateway_options(route, gateway_options)
         return composer
 
     @property
@@ -303,6 +306,7 @@ class Composer:
             send_at=self.send_at,
             status=self.status,
             status_changed_at=self.now,
+            gateway_options=dict(self.gateway_options),
             **fields,
         )
 
@@ -317,11 +321,18 @@ def compose(
     flash: bool = False,
     group: RecipientGroup | None = None,
     now: datetime | None = None,
+    gateway_options: dict[str, Any] | None = None,
     **fields: Any,
 ) -> Message:
     """An unsaved Message, or the SmsInputError that says what is wrong with the input."""
     composer = Composer.start(
-        provider=provider, sender=sender, body=body, send_at=send_at, flash=flash, now=now
+        provider=provider,
+        sender=sender,
+        body=body,
+        send_at=send_at,
+        flash=flash,
+        now=now,
+        gateway_options=gateway_options,
     )
     return composer.message(to=to, body=body, group=group, **fields)
 

@@ -27,6 +27,8 @@ MAX_NUMBER_LENGTH = 32
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
 #: notify()'s occurrence goes into that key beside the event, ticket and template ids.
 MAX_OCCURRENCE_LENGTH = 100
+#: Longest per-message gateway option name or value (a route id, a channel).
+MAX_OPTION_LENGTH = 100
 
 
 def check_text(value: Any, field: str, *, max_length: int | None = None) -> str:
@@ -95,6 +97,7 @@ def check_send_options(
     sender: Any,
     provider: Any,
     group: Any = None,
+    gateway_options: Any = None,
 ) -> None:
     """The keyword arguments of ``send_sms`` other than the numbers and the text."""
     if send_at is not None and not isinstance(send_at, datetime):
@@ -114,6 +117,36 @@ def check_send_options(
     if isinstance(group, str):
         check_text(group, "group")
     check_provider(provider)
+    check_gateway_options(gateway_options)
+
+
+def check_gateway_options(options: Any) -> None:
+    """``gateway_options``: None or a mapping of option names to text or whole numbers.
+
+    Which names and values are allowed is the provider's gateway's to say (the composer
+    asks it); here only the shape, so a list or a nested dict never reaches it.
+    """
+    if options is None:
+        return
+    field = "gateway_options"
+    if not isinstance(options, Mapping):
+        raise SmsInputError(
+            f"{field} must be a dict of option names to values, not {type(options).__name__}.",
+            field=field,
+        )
+    for name, value in options.items():
+        if not isinstance(name, str):
+            raise SmsInputError(
+                f"{field} names must be text, not {type(name).__name__} ({name!r}).", field=field
+            )
+        check_text(name, field, max_length=MAX_OPTION_LENGTH)
+        if isinstance(value, bool) or not isinstance(value, str | int):
+            raise SmsInputError(
+                f"{field}[{name!r}] must be text or a whole number, not "
+                f"{type(value).__name__}.",
+                field=field,
+            )
+        check_text(str(value), field, max_length=MAX_OPTION_LENGTH)
 
 
 def check_provider(provider: Any) -> None:

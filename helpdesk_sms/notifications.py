@@ -292,12 +292,24 @@ class Routes:
     def composer(self, template: NotificationTemplate, default: Any, now: Any) -> Composer:
         """The template's route: its own provider/sender, else ``default`` (notify's)."""
         provider = template.provider or (None if template.sender else default)
-        key = (self._provider_key(provider), template.sender_id)
+        options = template.gateway_options or {}
+        key = (
+            self._provider_key(provider),
+            template.sender_id,
+            tuple(sorted((str(k), str(v)) for k, v in options.items()))
+            if isinstance(options, dict)
+            else repr(options),
+        )
         found = self._composers.get(key)
         if found is None:
             try:
                 chosen = self._provider(provider)
-                found = Composer.start(provider=chosen, sender=template.sender, now=now)
+                found = Composer.start(
+                    provider=chosen,
+                    sender=template.sender,
+                    now=now,
+                    gateway_options=options,
+                )
             except SmsInputError as exc:
                 found = exc
             self._composers[key] = found

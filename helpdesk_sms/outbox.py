@@ -295,6 +295,8 @@ def _batch_key(message: Message, gateway_schedules: bool) -> tuple[Any, ...]:
         message.group_id,
         message.registered_template_id,
         schedule,
+        # A template's route or channel travels per request: only alike messages share one.
+        tuple(sorted((message.gateway_options or {}).items())),
     )
 
 
@@ -595,6 +597,7 @@ def _record_group_members(
             provider=parent.provider,
             sender=parent.sender,
             flash=parent.flash,
+            gateway_options=parent.gateway_options,
             status=Status.ACCEPTED,
             status_changed_at=now,
             provider_message_id=member.provider_message_id[:100],

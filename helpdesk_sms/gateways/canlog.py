@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
@@ -105,6 +105,10 @@ _KEYS = {
 
 _INTEGER = re.compile(r"[+-]?\d+")
 
+#: The document's channels ("Message channel promotional or transactional"), spelled as its
+#: examples and its balance reply (``Promo:9988|Trans:0``) spell them.
+CHANNELS = ("Trans", "Promo")
+
 
 class CanlogGateway(Gateway):
     """Canlog's ``/api/mt/`` HTTP API.
@@ -145,6 +149,14 @@ class CanlogGateway(Gateway):
       ``dlt_entity_id`` option as ``peid`` (parameter names are our choice).
     * **Sender IDs**: at most six characters, letters only — the document's "Approved
       sender id (6 characters string only)".
+    * **Channel and route per message**: a template or a ``send_sms`` call may set
+      ``channel`` and ``route`` for its own messages (``message_option_help``), overriding
+      the provider's options, so transactional and promotional traffic share one account.
+      ``channel`` is ``Trans`` or ``Promo`` (the document's "promotional or transactional",
+      spelled as its examples and balance reply spell them; any case is read). ``route``
+      must be one of the provider's ``routes`` option when that lists the account's route
+      ids; without the list, a route id is digits, like the document's ``route=15``. Messages
+      with different options never share a request.
     """
 
     name = "canlog"
@@ -166,6 +178,11 @@ class CanlogGateway(Gateway):
     option_help: ClassVar[dict[str, str]] = {
         "channel": "Message channel: 'Trans' (transactional, the default) or 'Promo'.",
         "route": "Route id from your Canlog panel, sent as 'route'; omitted when unset.",
+        "routes": (
+            "The route ids your account has, e.g. [\"15\", \"22\"]: the route option and "
+            "the routes templates and send_sms calls choose must be one of them. Unset: any "
+            "route id of digits."
+        ),
         "scheduling": (
             "'local' (default): messages for later are held here until due; "
             "'gateway': sent at once with Canlog's schedtime."
@@ -174,6 +191,14 @@ class CanlogGateway(Gateway):
         "dlt_entity_id": (
             "DLT principal entity id, sent as 'peid' with messages that have a registered "
             "template id (sent as 'dlttemplateid')."
+        ),
+    }
+
+    message_option_help: ClassVar[dict[str, str]] = {
+        "channel": "'Trans' (transactional) or 'Promo' (promotional), instead of the provider's.",
+        "route": (
+            "A route id instead of the provider's: one of the provider's routes option when "
+            "it lists them, else digits."
         ),
     }
 
@@ -236,11 +261,77 @@ class CanlogGateway(Gateway):
             )
         return problems
 
+    def option_errors(self) -> list[str]:
+        """The channel, the route list and the route are checked when the provider is saved."""
+        problems = []
+        channel = self.option("channel")
+        if channel not in (None, "") and _channel(channel) is None:
+            problems.append(f"the channel option must be one of {', '.join(CHANNELS)}")
+        routes = self.option("routes")
+        if routes is not None and self.allowed_routes() is None:
+            problems.append(
+                "the routes option must be a list of route ids (text or whole numbers), "
+                'e.g. ["15", "22"]'
+            )
+        route = self.option("route")
+        if route not in (None, "") and not problems:
+            problems += self._route_errors("route", route)
+        return problems
+
+    def message_option_errors(self, options: Mapping[str, Any]) -> list[str]:
+        """The document's two channels; a route the provider lists (or digits)."""
+        problems = super().message_option_errors(options)
+        if problems:
+            return problems
+        if "channel" in options and _channel(options["channel"]) is None:
+            problems.append(
+                f"channel must be one of {', '.join(CHANNELS)}, not {options['channel']!r}"
+            )
+        if "route" in options:
+            problems += self._route_errors("route", options["route"])
+        return problems
+
+    def clean_message_options(self, options: Mapping[str, Any]) -> dict[str, str]:
+        cleaned = super().clean_message_options(options)
+        if "channel" in cleaned:
+            cleaned["channel"] = _channel(cleaned["channel"]) or cleaned["channel"]
+        return cleaned
+
+    def allowed_routes(self) -> list[str] | None:
+        """The ``routes`` option as route ids, [] when unset; None when it is not a list."""
+        routes = self.option("routes")
+        if routes is None:
+            return []
+        if not isinstance(routes, list) or not all(
+            isinstance(r, str | int) and not isinstance(r, bool) and str(r).strip()
+            for r in routes
+        ):
+            return None
+        return [str(r).strip() for r in routes]
+
+    def _route_errors(self, name: str, value: Any) -> list[str]:
+        route = str(value).strip()
+        allowed = self.allowed_routes() or []
+        if allowed and route not in allowed:
+            return [f"{name} {route!r} is not one of the provider's routes ({', '.join(allowed)})"]
+        if not allowed and not route.isdigit():
+            return [
+                f"{name} must be a route id of digits like the document's route=15, not "
+                f"{route!r} (list other ids in the provider's routes option)"
+            ]
+        return []
+
     def send_params(self, batch: Batch) -> dict[str, str]:
-        """The SendSMS query, in the document's order, credentials included."""
+        """The SendSMS query, in the document's order, credentials included.
+
+        ``channel`` and ``route`` are the batch's own (a template's or a call's) when it has
+        them, else the provider's.
+        """
         params = self._auth()
         params["senderid"] = batch.sender
-        params["channel"] = str(self.option("channel") or "Trans")
+        params["channel"] = str(
+            batch.options.get("channel") or self.option("channel") or "Trans"
+        )
         params["DCS"] = "8" if batch.unicode else "0"
         params["flashsms"] = "1" if batch.flash else "0"
         numbers = [self.format_number(r.number) for r in batch.recipients if r.number]
@@ -251,7 +342,7 @@ class CanlogGateway(Gateway):
             params["schedtime"] = self.schedtime(batch.schedule_at)
         if batch.group_id:
             params["groupid"] = batch.group_id
-        route = self.option("route")
+        route = batch.options.get("route") or self.option("route")
         if route not in (None, ""):
             params["route"] = str(route)
         if batch.template_id:
@@ -435,6 +526,12 @@ def _clean(value: Any) -> str:
 def _integer(value: Any) -> int | None:
     text = str(value if value is not None else "").strip()
     return int(text) if _INTEGER.fullmatch(text) else None
+
+
+def _channel(value: Any) -> str | None:
+    """``Trans`` or ``Promo`` for any spelling of either; None for anything else."""
+    text = str(value).strip().lower() if isinstance(value, str) else ""
+    return next((c for c in CHANNELS if c.lower() == text), None)
 
 
 def _decimal(value: Any) -> Decimal | None:

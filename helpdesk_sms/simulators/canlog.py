@@ -24,7 +24,11 @@ Behaviour the document leaves open, decided here:
   The hour may be 24-hour with a redundant AM/PM marker (the document's ``22:35:00 PM``)
   or 12-hour with the marker.
 * Credits are per channel and fall by parts × numbers on acceptance: 160/153 characters a
-  part for DCS=0, 70/67 for DCS=8. Not enough credit answers 021 and sends nothing.
+  part for DCS=0, 70/67 for DCS=8. Not enough credit answers 021 and sends nothing. A
+  channel other than the balances' (``Trans``, ``Promo``; any case) is 006.
+* With the ``route_ids`` option (the account's route ids), a ``route`` not among them is 006
+  ("error: invalid route …"); without it any route is taken. Each message records its
+  channel and route.
 * Each message is ``Pending`` until ``delivery_delay`` seconds after it is due (on the
   simulator's clock), then ``Delivered`` or, for a number in ``undeliverable``,
   ``Undelivered``; a message scheduled for later is ``Scheduled`` until due.
@@ -145,6 +149,7 @@ class CanlogSimulator(Simulator):
         undeliverable: Any = (),
         timezone: str = "Asia/Kolkata",
         dlt_templates: Any = None,
+        route_ids: Any = None,
         first_job_id: int = 20047,
         seed: int | None = None,
         **options: Any,
@@ -167,6 +172,8 @@ class CanlogSimulator(Simulator):
         self.tz = zoneinfo.ZoneInfo(timezone)
         #: Registered DLT template ids; when set, SendSMS needs one of them (else 024).
         self.dlt_templates = None if dlt_templates is None else {str(t) for t in dlt_templates}
+        #: The account's route ids; when set, SendSMS with another route answers 006.
+        self.route_ids = None if route_ids is None else {str(r) for r in route_ids}
         self.first_job_id = int(first_job_id)
         self.random = random.Random(seed)
         self.reset_state()
@@ -301,6 +308,9 @@ class CanlogSimulator(Simulator):
             raise CanlogError("004")
         numbers = self._numbers(request)
         channel = self._channel(request.param("channel") or "")
+        route = (request.param("route") or "").strip()
+        if self.route_ids is not None and route and route not in self.route_ids:
+            raise CanlogError("006", f"invalid route {route}")
         dcs = self._flag(request.param("dcs"), {"0": 0, "8": 8}, "invalid DCS value")
         flash = self._flag(request.param("flashsms"), {"0": False, "1": True}, "invalid flashsms")
         now = self.now()
@@ -324,7 +334,7 @@ class CanlogSimulator(Simulator):
                 text=text,
                 sender=sender,
                 channel=channel,
-                route=request.param("route") or "",
+                route=route,
                 dcs=dcs,
                 flash=flash,
                 parts=parts,
