@@ -546,7 +546,7 @@ class MessageAdmin(ReadOnlyLogAdmin):
         "short_body",
     )
     list_display_links = ("id", "created_at")
-    list_filter = ("status", "provider", "event", "created_at")
+    list_filter = ("status", "provider", "event", "is_test", "created_at")
     search_fields = ("recipient", "body", "provider_message_id", "ticket_id", "idempotency_key")
     date_hierarchy = "created_at"
     list_select_related = ("provider", "group")
@@ -616,6 +616,13 @@ class MessageAdmin(ReadOnlyLogAdmin):
     def status_label(self, obj: Message) -> str:
         """The status, saying so where 'accepted' is as far as the gateway will ever tell."""
         label = obj.get_status_display()
+        if obj.is_test:
+            return format_html(
+                '{} <span class="help" title="{}">({})</span>',
+                label,
+                _("Sent in the provider's test mode: the gateway checked it and sent nothing."),
+                _("test: not sent"),
+            )
         if obj.status == Status.ACCEPTED and obj.provider_id:
             gateway = obj.provider.gateway_class()
             if not (gateway.has(Capability.DLR_POLL) or gateway.has(Capability.DLR_PUSH)):

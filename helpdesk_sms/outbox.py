@@ -58,16 +58,21 @@ class DispatchReport:
     failed: int = 0
     unknown: int = 0
     retrying: int = 0
+    #: Checked by the gateway in its test mode and not sent (suppressed, marked as tests).
+    tested: int = 0
     released: int = 0
     requeued: int = 0
     stale: int = 0
     errors: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
+        plural = "" if self.tested == 1 else "s"
+        tested = f", {self.tested} test{plural} not sent" if self.tested else ""
         return (
             f"claimed {self.claimed}: accepted {self.accepted}, failed {self.failed}, "
-            f"unknown {self.unknown}, retrying {self.retrying}; released {self.released} "
-            f"scheduled, {self.requeued} unsent claims queued again, {self.stale} stale"
+            f"unknown {self.unknown}, retrying {self.retrying}{tested}; released "
+            f"{self.released} scheduled, {self.requeued} unsent claims queued again, "
+            f"{self.stale} stale"
         )
 
 
@@ -474,7 +479,7 @@ def record_answer(
         else:
             problem = result.error or GatewayError(ErrorCategory.INVALID_REQUEST, "refused")
         if problem is None and result is not None:
-            outcomes.append(_accepted_outcome(result))
+            outcomes.append(_test_outcome(result) if result.test else _accepted_outcome(result))
             continue
         assert problem is not None
         data = {"result": result.raw} if result is not None and result.raw is not None else {}
@@ -499,6 +504,7 @@ def record_answer(
         Status.QUEUED: "retrying",
         Status.UNKNOWN: "unknown",
         Status.FAILED: "failed",
+        Status.SUPPRESSED: "tested",
     }
     for _pk, _from, done in moved:
         name = counters[done.to_status]
@@ -536,6 +542,31 @@ def _accepted_outcome(result: RecipientResult) -> Outcome:
             provider_message_id=result.provider_message_id[:100],
             provider_job_id=result.job_id[:100],
             submitted_at=timezone.now(),
+            error_category="",
+            error_code="",
+            error_text="",
+            next_attempt_at=None,
+            claim_token="",
+        ),
+        expected=(Status.SENDING,),
+    )
+
+
+def _test_outcome(result: RecipientResult) -> Outcome:
+    """A test the gateway passed but did not send (1601SMS's test=ja): final, not sent.
+
+    ``suppressed`` (deliberately not sent), marked as a test: ``accepted`` would wait for
+    a delivery report that never comes, ``failed`` would say the gateway refused it.
+    """
+    return Outcome(
+        pk=result.ref,
+        to_status=Status.SUPPRESSED,
+        note="test mode: the gateway checked the message and sent nothing (no credit used)",
+        data={"result": result.raw} if result.raw is not None else {},
+        fields=dict(
+            is_test=True,
+            provider_message_id=result.provider_message_id[:100],
+            provider_job_id=result.job_id[:100],
             error_category="",
             error_code="",
             error_text="",

@@ -255,8 +255,12 @@ class Sms1601Gateway(Gateway):
     * **Error 120** ("a problem with our gateway") is transient, like an HTTP 500: the
       gateway answered that it failed, so it did not take the message; retries are bounded
       by ``MAX_ATTEMPTS``. 150 (maintenance) is transient too.
-    * **Test mode** (option ``test_mode``): ``test=ja``; the gateway checks everything but
-      sends nothing, so messages are accepted without an id.
+    * **Test mode** (option ``test_mode``): ``test=ja``; the gateway "will conduct all the
+      checks … but effectively won't send an sms. No credits will be deducted." A request
+      it takes in test mode therefore sent nothing: its results are marked ``test``, and
+      the outbox makes those messages ``suppressed`` (final, not sent) with ``is_test``
+      set, rather than ``accepted`` waiting for a report that never comes. A refusal in
+      test mode is a refusal like any other (``failed`` with its code).
     """
 
     name = "sms1601"
@@ -290,7 +294,7 @@ class Sms1601Gateway(Gateway):
         ),
         "test_mode": (
             "true: send test=ja; 1601SMS checks the request but sends nothing and charges "
-            "nothing (messages stay accepted, without an id)."
+            "nothing (messages it passes end 'suppressed' and are marked as tests)."
         ),
         "logging": (
             "true/false: send logging=ja/nee (store the sends in the SMS module's history); "
@@ -309,8 +313,12 @@ class Sms1601Gateway(Gateway):
         refused = self._refused_in_group_batch(batch)
         params = self.send_params(batch)
         reply = self._call(SEND_PATH, params, sending=True)
+        results = self._results(batch, reply)
+        if params.get("test") == "ja":  # checked, not sent: each message is a test
+            for result in results:
+                result.test = True
         return SendOutcome(
-            results=self._results(batch, reply) + refused,
+            results=results + refused,
             request={"path": SEND_PATH, "params": self.redact(redact_params(params))},
             response=self.redact({"body": reply.body, "ids": list(reply.ids)}),
         )

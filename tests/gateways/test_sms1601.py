@@ -342,10 +342,72 @@ def test_test_mode_sends_test_ja_and_nothing_is_sent_or_charged(sms1601_provider
     [result] = gateway.send(make_batch(NL)).results
 
     assert last_params(sms1601_sim)["test"] == "ja"
-    assert (result.accepted, result.provider_message_id) == (True, "")
+    assert (result.accepted, result.test, result.provider_message_id) == (True, True, "")
     state = sms1601_sim.state()
     assert state["messages"] == []
     assert state["balances"]["credits"] == "1000"
+
+
+def test_test_mode_message_ends_suppressed_and_marked_as_a_test(sms1601_provider, sms1601_sim):
+    set_options(sms1601_provider, test_mode=True)
+
+    [message] = send_sms(NL, TEXT)
+    report = outbox.dispatch()
+
+    message.refresh_from_db()
+    assert (message.status, message.is_test) == (Status.SUPPRESSED, True)
+    assert message.provider_message_id == ""
+    assert message.events.last().note == (
+        "test mode: the gateway checked the message and sent nothing (no credit used)"
+    )
+    assert (report.accepted, report.tested) == (0, 1)
+    assert "1 test not sent" in str(report)
+
+
+def test_test_mode_message_is_never_polled_for_a_report(sms1601_provider, sms1601_sim):
+    set_options(sms1601_provider, test_mode=True)
+    send_sms(NL, TEXT)
+    outbox.dispatch()
+    sent = len(sms1601_sim.state()["requests"])
+
+    reports.poll_reports()
+
+    assert len(sms1601_sim.state()["requests"]) == sent
+
+
+def test_a_refusal_in_test_mode_fails_and_is_not_marked_as_a_test(sms1601_provider, sms1601_sim):
+    set_options(sms1601_provider, test_mode=True)
+    sms1601_sim.set_faults(credit_exhausted=True, times=1)
+
+    [message] = send_sms(NL, TEXT)
+    outbox.dispatch()
+
+    message.refresh_from_db()
+    assert (message.status, message.error_code, message.is_test) == (Status.FAILED, "108", False)
+
+
+def test_without_test_mode_a_message_is_accepted_and_not_marked(sms1601_provider, sms1601_sim):
+    [message] = send_sms(NL, TEXT)
+    outbox.dispatch()
+
+    message.refresh_from_db()
+    assert (message.status, message.is_test) == (Status.ACCEPTED, False)
+
+
+def test_the_message_log_filters_tests_and_labels_them(sms1601_provider, admin_client):
+    set_options(sms1601_provider, test_mode=True)
+    [tested] = send_sms(NL, TEXT)
+    outbox.dispatch()
+    set_options(sms1601_provider, test_mode=False)
+    send_sms(BE, TEXT)
+    outbox.dispatch()
+    changelist = reverse("admin:helpdesk_sms_message_changelist")
+
+    response = admin_client.get(changelist, {"is_test__exact": "1"})
+
+    html = response.content.decode()
+    assert [m.pk for m in response.context["cl"].result_list] == [tested.pk]
+    assert "suppressed <span" in html and "(test: not sent)</span>" in html
 
 
 @pytest.mark.parametrize(("value", "sent"), [(True, "ja"), (False, "nee")])
