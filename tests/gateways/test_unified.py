@@ -43,8 +43,8 @@ from helpdesk_sms.gateways.unified import (
 from helpdesk_sms.models import NotificationTemplate
 from helpdesk_sms.simulators import get_simulator
 from helpdesk_sms.simulators.unified import UnifiedSimulator
-from helpdesk_sms.text import analyze
 from helpdesk_sms.states import Status
+from helpdesk_sms.text import analyze
 from tests.fixtures_unified import (
     UNIFIED_CALLBACK_SECRET,
     UNIFIED_PASSWORD,
