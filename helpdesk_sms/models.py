@@ -568,10 +568,11 @@ class NotificationTemplate(models.Model):
         if options in (None, {}):
             return []
         if not isinstance(options, dict):
-            return [_("Gateway options must be a JSON object.")]
-        if not self.provider_id:
-            return [_("Gateway options need a provider: choose the provider they are for.")]
-        problems = self.provider.get_gateway().message_option_errors(options)
+            return [str(_("Gateway options must be a JSON object."))]
+        provider = self.provider if self.provider_id else None
+        if provider is None:
+            return [str(_("Gateway options need a provider: choose the provider they are for."))]
+        problems = provider.get_gateway().message_option_errors(options)
         return [p[0].upper() + p[1:] + "." for p in problems]
 
 
