@@ -499,7 +499,28 @@ def test_cancel_records_the_note_on_the_messages_timeline(sms1601_provider):
     event = message.events.last()
     assert (event.from_status, event.to_status) == (Status.SCHEDULED, Status.CANCELED)
     assert event.note == "canceled from the command line: customer called back"
-    assert event.source == Source.ADMIN  # an operator's action, as from the admin
+
+
+def test_cancel_records_the_command_line_as_the_source(sms1601_provider):
+    [message] = send_sms(NL, "Later", send_at=later())
+
+    run("sms_cancel", str(message.pk))
+
+    assert message.events.last().source == Source.CLI
+
+
+def test_cancel_withdrawing_from_the_gateway_records_the_command_line_as_the_source(
+    sms1601_provider, sms1601_sim
+):
+    set_options(sms1601_provider, scheduling="gateway")
+    [message] = send_sms(NL, "Tomorrow at nine", send_at=later())
+    outbox.dispatch()
+
+    run("sms_cancel", str(message.pk))
+
+    event = message.events.last()
+    assert (event.from_status, event.to_status) == (Status.ACCEPTED, Status.CANCELED)
+    assert event.source == Source.CLI
 
 
 def test_cancel_of_an_unknown_message_exits_2_and_cancels_nothing(sms1601_provider):
