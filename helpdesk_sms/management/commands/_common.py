@@ -18,7 +18,13 @@ from django.urls import NoReverseMatch, reverse
 
 from helpdesk_sms import balances
 from helpdesk_sms.exceptions import SmsInputError
-from helpdesk_sms.gateways.base import REDACTED, Capability, GatewayError, redact
+from helpdesk_sms.gateways.base import (
+    REDACTED,
+    Capability,
+    GatewayError,
+    redact,
+    redact_params,
+)
 from helpdesk_sms.inputs import check_text
 from helpdesk_sms.models import BalanceSnapshot, Provider
 
@@ -113,14 +119,53 @@ def get_provider(name: str, option: str = "--provider") -> Provider:
 
 
 def safe_url(provider: Provider) -> str:
-    """The provider's base URL fit for printing: its secrets and any URL password masked."""
-    url = redact(provider.base_url or "", provider.secret_values())
-    parts = urllib.parse.urlsplit(url)
-    if parts.password:
-        host = parts.netloc.rsplit("@", 1)[1]
-        parts = parts._replace(netloc=f"{parts.username}:{REDACTED}@{host}")
-        url = urllib.parse.urlunsplit(parts)
-    return url
+    """The provider's base URL fit for printing, credentials in its userinfo and query masked.
+
+    Masked where a credential sits in a URL: the password of ``user:password@`` (and a user
+    name that is a stored secret), and query or fragment parameters named like one
+    (``apikey=``, ``password=``, as ``redact_params`` masks them) or whose whole value is a
+    stored secret. Never inside the host or the path: a short password such as ``x`` would
+    turn ``api.example.com`` into ``api.e***ample.com``, an address that does not exist.
+    """
+    url = provider.base_url or ""
+    secrets = set(provider.secret_values())
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:  # not a URL at all (saved by code, not the form): mask bluntly
+        return redact(url, secrets)
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, host = netloc.rsplit("@", 1)
+        user, colon, password = userinfo.partition(":")
+        if urllib.parse.unquote(user) in secrets:
+            user = REDACTED
+        netloc = f"{user}{colon}{REDACTED if password else ''}@{host}"
+    masked = parts._replace(
+        netloc=netloc,
+        query=_masked_params(parts.query, secrets),
+        fragment=_masked_params(parts.fragment, secrets),
+    )
+    return url if masked == parts else urllib.parse.urlunsplit(masked)
+
+
+def _masked_params(text: str, secrets: set[str]) -> str:
+    """``a=1&apikey=K`` -> ``a=1&apikey=***``: values masked by their name or as a secret."""
+    if not text:
+        return text
+    pieces = []
+    for piece in text.split("&"):
+        name, equals, value = piece.partition("=")
+        key = urllib.parse.unquote_plus(name)
+        if not equals:
+            pieces.append(REDACTED if key in secrets else piece)
+        elif value and (
+            redact_params({key: None})[key] is not None
+            or urllib.parse.unquote_plus(value) in secrets
+        ):
+            pieces.append(f"{name}={REDACTED}")
+        else:
+            pieces.append(piece)
+    return "&".join(pieces)
 
 
 #: Shown in place of the callback secret: the secret itself is never printed.
