@@ -7,6 +7,7 @@ database failure (1) without parsing text, and nobody ever sees a traceback for 
 
 from __future__ import annotations
 
+import shlex
 import urllib.parse
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -208,6 +209,40 @@ def callback_url(provider: Provider, base_url: str | None) -> str | None:
     except NoReverseMatch:
         return None
     return (base_url or SITE_PLACEHOLDER) + path.replace("SECRET", SECRET_PLACEHOLDER)
+
+
+def callback_lines(provider: Provider, base_url: str | None) -> list[str]:
+    """Where a push-capable gateway must send reports, or why it sends none; no secret."""
+    try:
+        cls = provider.gateway_class()
+    except (KeyError, ImportError):
+        return []
+    if not cls.has(Capability.DLR_PUSH):
+        how = (
+            "they are polled (sms_poll_reports, or the periodic poll)"
+            if cls.has(Capability.DLR_POLL)
+            else "nor can they be polled"
+        )
+        return [f"Callback URL: none: this gateway does not push delivery reports; {how}."]
+    url = callback_url(provider, base_url)
+    if url is None:
+        return [
+            "Callback URL: none: helpdesk_sms.urls is not in the site's URLconf; add "
+            'path("sms/", include("helpdesk_sms.urls")).'
+        ]
+    lines = [
+        f"Callback URL: {url}",
+        f"  Give the gateway this URL with one of the callback secrets in place of "
+        f"{SECRET_PLACEHOLDER}.",
+    ]
+    if not base_url:
+        lines.append("  Add --base-url https://your.site to print it in full.")
+    if not provider.callback_secret_list():
+        lines.append(
+            "  No callback secret is set: every push is refused until one is (sms_provider "
+            f"set {shlex.quote(provider.name)} --callback-secret-env VAR, or in the admin)."
+        )
+    return lines
 
 
 def gateway_label(provider: Provider) -> str:
