@@ -678,8 +678,13 @@ def _error_data(error: GatewayError) -> dict[str, Any]:
 # -- operator actions --------------------------------------------------------------------
 
 
-def retry(message: Message, *, note: str = "retried by an operator") -> bool:
+def retry(
+    message: Message, *, note: str = "retried by an operator", source: str = Source.ADMIN
+) -> bool:
     """Re-queue a failed message: an explicit operator decision, never automatic.
+
+    ``source`` is where the operator acted (the admin, or ``Source.CLI`` for a command), as
+    the message's timeline shows it.
 
     Messages that never had a sendable form (a template that did not render, no provider)
     cannot be retried; fix the cause and let the next event create a new one. The caller
@@ -691,7 +696,7 @@ def retry(message: Message, *, note: str = "retried by an operator") -> bool:
     return move(
         message,
         Status.QUEUED,
-        source=Source.ADMIN,
+        source=source,
         note=note,
         expected=Status.FAILED,
         next_attempt_at=None,
@@ -699,15 +704,18 @@ def retry(message: Message, *, note: str = "retried by an operator") -> bool:
     )
 
 
-def cancel(message: Message, *, note: str = "canceled by an operator") -> bool:
+def cancel(
+    message: Message, *, note: str = "canceled by an operator", source: str = Source.ADMIN
+) -> bool:
     """Cancel a message before it goes out; True when it is now canceled.
 
     A message still with us (scheduled or queued) is simply canceled. One the gateway holds
     for later delivery is withdrawn through the gateway first, where the gateway can (its
-    refusal raises GatewayError and the message stays as it was).
+    refusal raises GatewayError and the message stays as it was). ``source`` is where the
+    operator acted (the admin, or ``Source.CLI``), recorded on every event it writes.
     """
     for status in (Status.SCHEDULED, Status.QUEUED):
-        if move(message, Status.CANCELED, source=Source.ADMIN, note=note, expected=status):
+        if move(message, Status.CANCELED, source=source, note=note, expected=status):
             return True
     if not is_held_by_gateway(message):
         return False
@@ -715,13 +723,13 @@ def cancel(message: Message, *, note: str = "canceled by an operator") -> bool:
     gateway.cancel(ReportRef(message.provider_message_id, message.provider_job_id))
     withdrawn = f"{note}; withdrawn from the gateway's schedule"
     canceled = move(
-        message, Status.CANCELED, source=Source.ADMIN, note=withdrawn, expected=Status.ACCEPTED
+        message, Status.CANCELED, source=source, note=withdrawn, expected=Status.ACCEPTED
     )
     for member in message.members.filter(status=Status.ACCEPTED):  # a group send's members
         move(
             member,
             Status.CANCELED,
-            source=Source.ADMIN,
+            source=source,
             expected=Status.ACCEPTED,
             note=f"group send #{message.pk} {withdrawn}",
         )

@@ -33,6 +33,7 @@ class Source(models.TextChoices):
     POLL = "poll", _("report poll")
     WEBHOOK = "webhook", _("report push")
     ADMIN = "admin", _("admin")
+    CLI = "cli", _("command line")
     SYSTEM = "system", _("system")
 
 

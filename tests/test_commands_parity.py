@@ -345,6 +345,73 @@ def test_show_prints_the_callback_url_intact_whatever_the_password(unified_provi
     )
 
 
+# -- the provider's URL as printed: credentials masked, the address intact -----------------------
+
+
+def shown_url(provider: Provider) -> str:
+    """The ``URL:`` row of ``sms_provider show``."""
+    [line] = [line for line in run("sms_provider", "show", provider.name).splitlines()
+              if line.startswith("  URL:")]  # fmt: skip
+    return line.removeprefix("  URL:").strip()
+
+
+def with_url(provider: Provider, url: str, **fields: str) -> Provider:
+    for name, value in {"base_url": url, **fields}.items():
+        setattr(provider, name, value)
+    provider.save()
+    return provider
+
+
+def test_a_short_password_that_occurs_in_the_host_leaves_the_url_intact(unified_provider):
+    url = "http://api.unifiedsms.example:8080/bulksms/"
+    with_url(unified_provider, url, password="x")  # weak, and inside "example"
+
+    assert shown_url(unified_provider) == url
+
+
+def test_a_short_password_that_occurs_in_the_host_leaves_the_listed_url_intact(unified_provider):
+    url = "http://api.unifiedsms.example:8080/bulksms/"
+    with_url(unified_provider, url, password="x")
+
+    assert f" {url} " in run("sms_provider", "list")
+
+
+def test_a_secret_that_occurs_in_the_path_leaves_it_intact(unified_provider):
+    url = "http://gw.example/sms/api"
+    with_url(unified_provider, url, password="sms")
+
+    assert shown_url(unified_provider) == url
+
+
+def test_the_password_of_the_urls_userinfo_is_masked(unified_provider):
+    with_url(unified_provider, "http://helpdesk:pa55word@gw.example/api")
+
+    assert shown_url(unified_provider) == "http://helpdesk:***@gw.example/api"
+
+
+def test_credential_query_parameters_are_masked_by_their_name(unified_provider):
+    with_url(unified_provider, "http://gw.example/api?user=helpdesk&apikey=not-stored&pwd=p&route=15")
+
+    assert shown_url(unified_provider) == (
+        "http://gw.example/api?user=helpdesk&apikey=***&pwd=***&route=15"
+    )
+
+
+def test_a_query_parameter_holding_a_stored_secret_is_masked_whatever_its_name(
+    unified_provider,
+):
+    with_url(unified_provider, f"http://gw.example/api?auth={UNIFIED_PASSWORD}&route=15")
+
+    assert shown_url(unified_provider) == "http://gw.example/api?auth=***&route=15"
+
+
+def test_a_query_parameter_merely_containing_a_short_password_is_left_intact(unified_provider):
+    url = "http://gw.example/api?route=xpress"
+    with_url(unified_provider, url, password="x")
+
+    assert shown_url(unified_provider) == url
+
+
 # -- end to end: a push-only gateway set up from the shell ----------------------------------------
 
 
@@ -499,7 +566,28 @@ def test_cancel_records_the_note_on_the_messages_timeline(sms1601_provider):
     event = message.events.last()
     assert (event.from_status, event.to_status) == (Status.SCHEDULED, Status.CANCELED)
     assert event.note == "canceled from the command line: customer called back"
-    assert event.source == Source.ADMIN  # an operator's action, as from the admin
+
+
+def test_cancel_records_the_command_line_as_the_source(sms1601_provider):
+    [message] = send_sms(NL, "Later", send_at=later())
+
+    run("sms_cancel", str(message.pk))
+
+    assert message.events.last().source == Source.CLI
+
+
+def test_cancel_withdrawing_from_the_gateway_records_the_command_line_as_the_source(
+    sms1601_provider, sms1601_sim
+):
+    set_options(sms1601_provider, scheduling="gateway")
+    [message] = send_sms(NL, "Tomorrow at nine", send_at=later())
+    outbox.dispatch()
+
+    run("sms_cancel", str(message.pk))
+
+    event = message.events.last()
+    assert (event.from_status, event.to_status) == (Status.ACCEPTED, Status.CANCELED)
+    assert event.source == Source.CLI
 
 
 def test_cancel_of_an_unknown_message_exits_2_and_cancels_nothing(sms1601_provider):

@@ -12,7 +12,7 @@ from helpdesk_sms.api import send_sms
 from helpdesk_sms.gateways.base import ErrorCategory, GatewayError
 from helpdesk_sms.gateways.memory import MemoryGateway
 from helpdesk_sms.models import Message, MessageEvent
-from helpdesk_sms.states import Status
+from helpdesk_sms.states import Source, Status
 
 pytestmark = pytest.mark.django_db
 
@@ -183,6 +183,16 @@ def test_operator_retry_requeues_a_failed_message(memory_provider):
 
     message.refresh_from_db()
     assert message.status == Status.ACCEPTED
+
+
+def test_retry_records_the_source_the_operator_acted_from(memory_provider):
+    [message] = send_sms(NUMBER, "Hello")
+    MemoryGateway.fail_next.append(GatewayError(ErrorCategory.AUTHENTICATION, "bad key"))
+    outbox.dispatch()
+
+    assert outbox.retry(Message.objects.get(pk=message.pk), source=Source.CLI)
+
+    assert message.events.last().source == Source.CLI
 
 
 def test_operator_cannot_retry_an_unknown_message(memory_provider):

@@ -7,6 +7,7 @@ database failure (1) without parsing text, and nobody ever sees a traceback for 
 
 from __future__ import annotations
 
+import shlex
 import urllib.parse
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -18,7 +19,13 @@ from django.urls import NoReverseMatch, reverse
 
 from helpdesk_sms import balances
 from helpdesk_sms.exceptions import SmsInputError
-from helpdesk_sms.gateways.base import REDACTED, Capability, GatewayError, redact
+from helpdesk_sms.gateways.base import (
+    REDACTED,
+    Capability,
+    GatewayError,
+    redact,
+    redact_params,
+)
 from helpdesk_sms.inputs import check_text
 from helpdesk_sms.models import BalanceSnapshot, Provider
 
@@ -113,14 +120,53 @@ def get_provider(name: str, option: str = "--provider") -> Provider:
 
 
 def safe_url(provider: Provider) -> str:
-    """The provider's base URL fit for printing: its secrets and any URL password masked."""
-    url = redact(provider.base_url or "", provider.secret_values())
-    parts = urllib.parse.urlsplit(url)
-    if parts.password:
-        host = parts.netloc.rsplit("@", 1)[1]
-        parts = parts._replace(netloc=f"{parts.username}:{REDACTED}@{host}")
-        url = urllib.parse.urlunsplit(parts)
-    return url
+    """The provider's base URL fit for printing, credentials in its userinfo and query masked.
+
+    Masked where a credential sits in a URL: the password of ``user:password@`` (and a user
+    name that is a stored secret), and query or fragment parameters named like one
+    (``apikey=``, ``password=``, as ``redact_params`` masks them) or whose whole value is a
+    stored secret. Never inside the host or the path: a short password such as ``x`` would
+    turn ``api.example.com`` into ``api.e***ample.com``, an address that does not exist.
+    """
+    url = provider.base_url or ""
+    secrets = set(provider.secret_values())
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:  # not a URL at all (saved by code, not the form): mask bluntly
+        return redact(url, secrets)
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, host = netloc.rsplit("@", 1)
+        user, colon, password = userinfo.partition(":")
+        if urllib.parse.unquote(user) in secrets:
+            user = REDACTED
+        netloc = f"{user}{colon}{REDACTED if password else ''}@{host}"
+    masked = parts._replace(
+        netloc=netloc,
+        query=_masked_params(parts.query, secrets),
+        fragment=_masked_params(parts.fragment, secrets),
+    )
+    return url if masked == parts else urllib.parse.urlunsplit(masked)
+
+
+def _masked_params(text: str, secrets: set[str]) -> str:
+    """``a=1&apikey=K`` -> ``a=1&apikey=***``: values masked by their name or as a secret."""
+    if not text:
+        return text
+    pieces = []
+    for piece in text.split("&"):
+        name, equals, value = piece.partition("=")
+        key = urllib.parse.unquote_plus(name)
+        if not equals:
+            pieces.append(REDACTED if key in secrets else piece)
+        elif value and (
+            redact_params({key: None})[key] is not None
+            or urllib.parse.unquote_plus(value) in secrets
+        ):
+            pieces.append(f"{name}={REDACTED}")
+        else:
+            pieces.append(piece)
+    return "&".join(pieces)
 
 
 #: Shown in place of the callback secret: the secret itself is never printed.
@@ -163,6 +209,40 @@ def callback_url(provider: Provider, base_url: str | None) -> str | None:
     except NoReverseMatch:
         return None
     return (base_url or SITE_PLACEHOLDER) + path.replace("SECRET", SECRET_PLACEHOLDER)
+
+
+def callback_lines(provider: Provider, base_url: str | None) -> list[str]:
+    """Where a push-capable gateway must send reports, or why it sends none; no secret."""
+    try:
+        cls = provider.gateway_class()
+    except (KeyError, ImportError):
+        return []
+    if not cls.has(Capability.DLR_PUSH):
+        how = (
+            "they are polled (sms_poll_reports, or the periodic poll)"
+            if cls.has(Capability.DLR_POLL)
+            else "nor can they be polled"
+        )
+        return [f"Callback URL: none: this gateway does not push delivery reports; {how}."]
+    url = callback_url(provider, base_url)
+    if url is None:
+        return [
+            "Callback URL: none: helpdesk_sms.urls is not in the site's URLconf; add "
+            'path("sms/", include("helpdesk_sms.urls")).'
+        ]
+    lines = [
+        f"Callback URL: {url}",
+        f"  Give the gateway this URL with one of the callback secrets in place of "
+        f"{SECRET_PLACEHOLDER}.",
+    ]
+    if not base_url:
+        lines.append("  Add --base-url https://your.site to print it in full.")
+    if not provider.callback_secret_list():
+        lines.append(
+            "  No callback secret is set: every push is refused until one is (sms_provider "
+            f"set {shlex.quote(provider.name)} --callback-secret-env VAR, or in the admin)."
+        )
+    return lines
 
 
 def gateway_label(provider: Provider) -> str:

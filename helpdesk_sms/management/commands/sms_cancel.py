@@ -18,7 +18,7 @@ from django.utils import timezone
 from helpdesk_sms import outbox
 from helpdesk_sms.gateways.base import Capability, GatewayError, redact
 from helpdesk_sms.models import Message
-from helpdesk_sms.states import FINAL, Status
+from helpdesk_sms.states import FINAL, Source, Status
 
 from ._common import SmsCommand, failure, gateway_label, usage_error
 
@@ -72,10 +72,13 @@ def find_messages(values: list[str]) -> list[Message]:
 
 
 def cancel_one(message: Message, note: str) -> tuple[str, bool]:
-    """Cancel one message as the admin does; the line to print and whether it is canceled."""
+    """Cancel one message as the admin does; the line to print and whether it is canceled.
+
+    Recorded with the source ``cli``, so a timeline tells a shell's cancel from the admin's.
+    """
     before = message.status
     try:
-        canceled = outbox.cancel(message, note=note)
+        canceled = outbox.cancel(message, note=note, source=Source.CLI)
     except GatewayError as exc:
         secrets = message.provider.secret_values() if message.provider else []
         reason = redact(str(exc), secrets)

@@ -1,17 +1,18 @@
-"""``manage.py sms_provider add|list|show|check``: set up gateway accounts without the admin.
+"""``manage.py sms_provider add|set|list|show|check``: gateway accounts without the admin.
 
 For deployments scripted from a shell (Ansible, Docker entrypoints): the same validation
 as the admin (the models' ``full_clean``), one transaction so a refused sender leaves no
 half-made provider behind, and secrets that can come from the environment and are never
-printed back. ``show`` prints what the admin's provider page shows, the callback URL to
-give a gateway that pushes reports included, with the secret as a placeholder.
+printed back. ``set`` (in ``_provider_set``) changes what ``add`` made, credentials and
+callback-secret rotations included. ``show`` prints what the admin's provider page shows,
+the callback URL to give a gateway that pushes reports included, with the secret as a
+placeholder.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import re
+import shlex
 from argparse import ArgumentParser
 from typing import Any
 
@@ -26,9 +27,8 @@ from helpdesk_sms.gateways.base import Capability, redact
 from helpdesk_sms.models import BalanceSnapshot, Provider, SenderID
 
 from ._common import (
-    SECRET_PLACEHOLDER,
     SmsCommand,
-    callback_url,
+    callback_lines,
     failure,
     from_validation_error,
     gateway_label,
@@ -39,6 +39,15 @@ from ._common import (
     table,
     usage_error,
 )
+from ._provider_input import (
+    check_callback_secrets,
+    env_secret,
+    parse_countries,
+    parse_options,
+    parse_region,
+    secret_lines,
+)
+from ._provider_set import add_set_parser, set_provider
 
 #: Model field -> the option that sets it, so validation errors name what to retype.
 PROVIDER_OPTIONS = {
@@ -58,14 +67,11 @@ PROVIDER_OPTIONS = {
     "allowed_countries": "--allowed-countries",
     "callback_secrets": "--callback-secret",
 }
-#: A callback secret travels in the URL path: only characters a URL carries unchanged,
-#: and long enough not to be guessed (``secrets.token_urlsafe(24)`` gives 32).
-CALLBACK_SECRET = re.compile(r"[A-Za-z0-9._~-]{16,200}")
 SENDER_OPTIONS = {"value": "--sender", "provider": "NAME", "__all__": "--sender"}
 
 
 class Command(SmsCommand):
-    help = "Add, list, show and check SMS providers (gateway accounts)."
+    help = "Add, change, list, show and check SMS providers (gateway accounts)."
     positional_names = {"name": "NAME"}
 
     def add_arguments(self, parser: ArgumentParser) -> None:
@@ -135,6 +141,8 @@ class Command(SmsCommand):
         add.add_argument("--inactive", action="store_true", help="Create it switched off.")
         add_base_url(add)
 
+        add_set_parser(actions)
+
         actions.add_parser("list", help="Show the providers (never their secrets).")
 
         show = actions.add_parser(
@@ -150,6 +158,9 @@ class Command(SmsCommand):
         action = options["action"]
         if action == "add":
             self.add_provider(options)
+        elif action == "set":
+            for line in set_provider(options):
+                self.stdout.write(line)
         elif action == "list":
             self.list_providers()
         elif action == "show":
@@ -176,10 +187,10 @@ class Command(SmsCommand):
             api_key=_secret(options, "api_key"),
             username=options["username"],
             password=_secret(options, "password"),
-            options=_parse_options(options["option"]),
+            options=parse_options(options["option"]),
             is_active=not options["inactive"],
-            default_region=(options["default_region"] or "").strip().upper(),
-            allowed_countries=_parse_countries(options["allowed_countries"] or ""),
+            default_region=parse_region(options["default_region"] or ""),
+            allowed_countries=parse_countries(options["allowed_countries"] or ""),
             callback_secrets=_callback_secrets(options, gateway),
         )
         base_url = parse_base_url(options["base_url"]) if options["base_url"] else None
@@ -225,8 +236,9 @@ class Command(SmsCommand):
                 self.stdout.write(f"Other sender IDs: {others}.")
         else:
             self.stdout.write(
-                "No default sender ID: each message must name one (sms_send --sender), "
-                "or add one in the admin."
+                "No default sender ID: each message must name one (sms_send --sender), or add "
+                f"one: sms_provider set {shlex.quote(provider.name)} --add-sender ID "
+                "--default-sender ID."
             )
         if provider.gateway_class().has(Capability.DLR_PUSH):
             for line in callback_lines(provider, base_url):
@@ -310,39 +322,6 @@ def add_base_url(parser: ArgumentParser) -> None:
     )
 
 
-def callback_lines(provider: Provider, base_url: str | None) -> list[str]:
-    """Where a push-capable gateway must send reports, or why it sends none; no secret."""
-    try:
-        cls = provider.gateway_class()
-    except (KeyError, ImportError):
-        return []
-    if not cls.has(Capability.DLR_PUSH):
-        how = (
-            "they are polled (sms_poll_reports, or the periodic poll)"
-            if cls.has(Capability.DLR_POLL)
-            else "nor can they be polled"
-        )
-        return [f"Callback URL: none: this gateway does not push delivery reports; {how}."]
-    url = callback_url(provider, base_url)
-    if url is None:
-        return [
-            "Callback URL: none: helpdesk_sms.urls is not in the site's URLconf; add "
-            'path("sms/", include("helpdesk_sms.urls")).'
-        ]
-    lines = [
-        f"Callback URL: {url}",
-        f"  Give the gateway this URL with one of the callback secrets in place of "
-        f"{SECRET_PLACEHOLDER}.",
-    ]
-    if not base_url:
-        lines.append("  Add --base-url https://your.site to print it in full.")
-    if not provider.callback_secret_list():
-        lines.append(
-            "  No callback secret is set: every push is refused until one is (in the admin)."
-        )
-    return lines
-
-
 def _is_set(value: str) -> str:
     return "set" if value else "not set"
 
@@ -423,35 +402,11 @@ def _capabilities(provider: Provider) -> str:
 
 def _callback_secrets(options: dict[str, Any], gateway: str) -> str:
     """The callback secrets, one per line, each fit to travel in the URL path."""
-    given = options["callback_secret"] or options["callback_secret_env"]
-    if not given:
+    if not (options["callback_secret"] or options["callback_secret_env"]):
         return ""
     option = "--callback-secret-env" if options["callback_secret_env"] else "--callback-secret"
-    values = [line.strip() for line in _secret(options, "callback_secret").splitlines()]
-    values = [v for v in values if v]
-    if not values:
-        raise usage_error(option, "no secret given")
-    cls = registry.gateway_class(gateway)
-    if not cls.has(Capability.DLR_PUSH):
-        raise usage_error(
-            option,
-            f"{cls.verbose_name or cls.name} does not push delivery reports; "
-            "a callback secret would never be used",
-        )
-    for number, value in enumerate(values, 1):
-        if not CALLBACK_SECRET.fullmatch(value):
-            which = f"secret {number}" if len(values) > 1 else "the secret"
-            raise usage_error(
-                option,
-                f"{which} must be 16 to 200 letters, digits or - . _ ~ (it goes into a URL), "
-                'e.g. from: python -c "import secrets; print(secrets.token_urlsafe(24))"',
-            )
-    return "\n".join(values)
-
-
-def _parse_countries(value: str) -> str:
-    """``in, np`` -> ``IN,NP`` (the model checks each is a two-letter region)."""
-    return ",".join(c.strip().upper() for c in value.split(",") if c.strip())
+    values = secret_lines(_secret(options, "callback_secret"))
+    return "\n".join(check_callback_secrets(values, option, registry.gateway_class(gateway)))
 
 
 def _secret(options: dict[str, Any], name: str) -> str:
@@ -459,23 +414,4 @@ def _secret(options: dict[str, Any], name: str) -> str:
     variable = options.get(f"{name}_env")
     if variable is None:
         return options[name]
-    value = os.environ.get(variable, "")
-    if not value:
-        option = "--" + name.replace("_", "-") + "-env"
-        raise usage_error(option, f"the environment variable {variable} is not set or empty")
-    return value
-
-
-def _parse_options(pairs: list[str]) -> dict[str, Any]:
-    """``key=value`` pairs; a value that parses as JSON (numbers, true, objects) is used as such."""
-    parsed: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, raw = pair.partition("=")
-        key = key.strip()
-        if not sep or not key:
-            raise usage_error("--option", f"{pair!r} is not KEY=VALUE, e.g. --option route=15")
-        try:
-            parsed[key] = json.loads(raw)
-        except ValueError:
-            parsed[key] = raw
-    return parsed
+    return env_secret(variable, "--" + name.replace("_", "-") + "-env")
