@@ -94,7 +94,7 @@ def send_sms(
         recipients = [composer.number(number) for number in numbers]  # all, before any write
     if idempotency_key and len(recipients) + (group_send is not None) != 1:
         raise SmsInputError("An idempotency key needs exactly one recipient.", field="to")
-    fields = {"idempotency_key": idempotency_key} if idempotency_key else {}
+    fields: dict[str, Any] = {"idempotency_key": idempotency_key} if idempotency_key else {}
     note = "; ".join(filter(None, ["queued through send_sms", replaced_note]))
     sent = SentMessages(composer, text, fields)
     try:

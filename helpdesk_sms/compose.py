@@ -65,6 +65,7 @@ def resolve_provider(provider: Provider | str | int | None) -> Provider:
     One query, the default sender joined: the sender check needs it next.
     """
     providers = Provider.objects.select_related("default_sender")
+    found: Provider | None
     if isinstance(provider, Provider):
         found = provider
     elif provider in (None, ""):
@@ -75,7 +76,7 @@ def resolve_provider(provider: Provider | str | int | None) -> Provider:
     else:
         match = Q(name=str(provider))
         if str(provider).isdigit():
-            match |= Q(pk=int(provider))
+            match |= Q(pk=int(str(provider)))
         found = providers.filter(match).first()
         if found is None:
             known = ", ".join(Provider.objects.values_list("name", flat=True)) or "none"
@@ -93,7 +94,7 @@ def resolve_sender(provider: Provider, sender: SenderID | str | None) -> str:
         value = sender.value
     elif sender:
         value = str(sender)
-    elif provider.default_sender_id:
+    elif provider.default_sender is not None:
         value = provider.default_sender.value
     else:
         value = ""

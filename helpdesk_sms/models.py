@@ -66,7 +66,7 @@ OUTBOX_OPTIONS: dict[str, str] = {
 }
 
 
-class ProviderQuerySet(models.QuerySet):
+class ProviderQuerySet(models.QuerySet["Provider"]):
     def active(self) -> ProviderQuerySet:
         return self.filter(is_active=True)
 
@@ -318,7 +318,8 @@ class Provider(models.Model):
             raise ValidationError(
                 {"default_region": _("Use a two-letter region code such as IN, NG, AZ or NL.")}
             )
-        if self.default_sender_id and self.default_sender.provider_id != self.pk:
+        sender = self.default_sender if self.default_sender_id else None
+        if sender is not None and sender.provider_id != self.pk:
             raise ValidationError(
                 {"default_sender": _("The default sender must belong to this provider.")}
             )
@@ -554,7 +555,8 @@ class NotificationTemplate(models.Model):
             errors["group"] = _("Choose the group this template texts.")
         if self.audience != Audience.GROUP and self.group_id:
             errors["group"] = _("Only the 'recipient group' audience uses a group.")
-        if self.sender_id and self.provider_id and self.sender.provider_id != self.provider_id:
+        sender = self.sender if self.sender_id and self.provider_id else None
+        if sender is not None and sender.provider_id != self.provider_id:
             errors["sender"] = _("This sender ID belongs to another provider.")
         problems = self.gateway_option_errors()
         if problems:
@@ -576,7 +578,7 @@ class NotificationTemplate(models.Model):
         return [p[0].upper() + p[1:] + "." for p in problems]
 
 
-class MessageQuerySet(models.QuerySet):
+class MessageQuerySet(models.QuerySet["Message"]):
     def due(self, now: Any = None) -> MessageQuerySet:
         """Queued messages whose time has come (send_at and retry back-off passed)."""
         now = now or timezone.now()
@@ -905,9 +907,10 @@ class MessageEvent(models.Model):
     @property
     def full_data(self) -> dict[str, Any]:
         """The event's own data with its exchange's request and answer, for display."""
-        if self.exchange_id is None:
+        exchange = self.exchange if self.exchange_id is not None else None
+        if exchange is None:
             return self.data
-        return {**self.exchange.as_data(), **(self.data or {})}
+        return {**exchange.as_data(), **(self.data or {})}
 
 
 class BalanceSnapshot(models.Model):

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, connection, models, transaction
 from django.utils import timezone
 
 from . import conf
@@ -165,7 +165,9 @@ def _release_quietly(claim_: Claim) -> None:
 
 
 def _column(name: str) -> str:
-    return connection.ops.quote_name(Message._meta.get_field(name).column)
+    field = Message._meta.get_field(name)
+    assert isinstance(field, models.Field) and field.column is not None
+    return connection.ops.quote_name(field.column)
 
 
 def _unstarted() -> Any:
@@ -286,6 +288,7 @@ def claim(limit: int, now: datetime, *, claim: Claim | None = None) -> list[Mess
 def _by_provider(messages: Iterable[Message]) -> dict[Provider, list[Message]]:
     grouped: dict[Provider, list[Message]] = defaultdict(list)
     for message in messages:
+        assert message.provider is not None, "only messages with a provider are claimed"
         grouped[message.provider].append(message)
     return grouped
 
@@ -432,7 +435,7 @@ def _batch_of(provider: Provider, messages: list[Message]) -> Batch:
         unicode=first.encoding == "ucs2",
         flash=first.flash,
         schedule_at=schedule_at,
-        group_id=first.group.provider_group_id if first.group_id else "",
+        group_id=first.group.provider_group_id if first.group is not None else "",
         template_id=first.registered_template_id,
         encoding=first.encoding,
         options={str(k): str(v) for k, v in (first.gateway_options or {}).items()},
@@ -499,7 +502,7 @@ def record_answer(
                 parent = next(m for m in messages if m.pk == pk)
                 _record_group_members(parent, result, exchange)
     # Counted once committed: a write retried after a dropped connection counts once.
-    counters = {
+    counters: dict[str, str] = {
         Status.ACCEPTED: "accepted",
         Status.QUEUED: "retrying",
         Status.UNKNOWN: "unknown",
@@ -719,6 +722,7 @@ def cancel(
             return True
     if not is_held_by_gateway(message):
         return False
+    assert message.provider is not None  # is_held_by_gateway: it went out through one
     gateway = message.provider.get_gateway()
     gateway.cancel(ReportRef(message.provider_message_id, message.provider_job_id))
     withdrawn = f"{note}; withdrawn from the gateway's schedule"
@@ -742,6 +746,6 @@ def is_held_by_gateway(message: Message) -> bool:
         message.status == Status.ACCEPTED
         and message.send_at
         and message.send_at > timezone.now()
-        and message.provider_id
+        and message.provider is not None
         and message.provider.gateway_class().has(Capability.CANCEL)
     )

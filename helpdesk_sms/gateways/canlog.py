@@ -179,7 +179,7 @@ class CanlogGateway(Gateway):
         "channel": "Message channel: 'Trans' (transactional, the default) or 'Promo'.",
         "route": "Route id from your Canlog panel, sent as 'route'; omitted when unset.",
         "routes": (
-            "The route ids your account has, e.g. [\"15\", \"22\"]: the route option and "
+            'The route ids your account has, e.g. ["15", "22"]: the route option and '
             "the routes templates and send_sms calls choose must be one of them. Unset: any "
             "route id of digits."
         ),
@@ -303,8 +303,7 @@ class CanlogGateway(Gateway):
         if routes is None:
             return []
         if not isinstance(routes, list) or not all(
-            isinstance(r, str | int) and not isinstance(r, bool) and str(r).strip()
-            for r in routes
+            isinstance(r, str | int) and not isinstance(r, bool) and str(r).strip() for r in routes
         ):
             return None
         return [str(r).strip() for r in routes]
@@ -329,9 +328,7 @@ class CanlogGateway(Gateway):
         """
         params = self._auth()
         params["senderid"] = batch.sender
-        params["channel"] = str(
-            batch.options.get("channel") or self.option("channel") or "Trans"
-        )
+        params["channel"] = str(batch.options.get("channel") or self.option("channel") or "Trans")
         params["DCS"] = "8" if batch.unicode else "0"
         params["flashsms"] = "1" if batch.flash else "0"
         numbers = [self.format_number(r.number) for r in batch.recipients if r.number]
@@ -368,7 +365,7 @@ class CanlogGateway(Gateway):
 
     # -- replies ---------------------------------------------------------------------------
 
-    def _call(self, path: str, params: dict[str, str], *, sending: bool = False) -> dict:
+    def _call(self, path: str, params: dict[str, str], *, sending: bool = False) -> dict[str, Any]:
         """GET ``path`` and return its reply, or raise the error it carries."""
         response = self.http("GET", self.url(path), params=params)
         body = self.reply_text(response.content)
@@ -380,7 +377,9 @@ class CanlogGateway(Gateway):
             raise self._error(reply, code, body, sending)
         return reply
 
-    def _error(self, reply: dict, code: int | None, body: str, sending: bool) -> GatewayError:
+    def _error(
+        self, reply: dict[str, Any], code: int | None, body: str, sending: bool
+    ) -> GatewayError:
         known = ERRORS.get(f"{code:03d}") if code is not None and code >= 0 else None
         return self.coded_error(
             str(reply["ErrorCode"]).strip(),
@@ -419,7 +418,11 @@ class CanlogGateway(Gateway):
 
     @staticmethod
     def _group_result(
-        ref: int, batch: Batch, job_id: str, entries: list[dict], matched: dict[int, dict]
+        ref: int,
+        batch: Batch,
+        job_id: str,
+        entries: list[dict[str, Any]],
+        matched: dict[int, dict[str, Any]],
     ) -> RecipientResult:
         taken = {id(e) for e in matched.values()}
         members = [e for e in entries if id(e) not in taken]

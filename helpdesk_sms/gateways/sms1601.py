@@ -573,7 +573,9 @@ class Sms1601Gateway(Gateway):
         return results
 
     @staticmethod
-    def _group_result(ref: int, ids: list[str], scheduled: bool, raw: dict) -> RecipientResult:
+    def _group_result(
+        ref: int, ids: list[str], scheduled: bool, raw: dict[str, Any]
+    ) -> RecipientResult:
         if len(ids) <= 1:
             message_id = ids[0] if ids else ""
             return RecipientResult(

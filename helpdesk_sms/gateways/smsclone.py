@@ -343,6 +343,8 @@ class SmscloneGateway(Gateway):
             return RecipientResult(
                 ref=ref, accepted=True, provider_message_id=entry["message_id"], raw=raw
             )
+        # _verdict gives a category to every entry it does not accept.
+        category = category or ErrorCategory.AMBIGUOUS
         text = words
         if entry["status"].upper() == "DND_REJECTED" or entry["code"] == "3333":
             text += (

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('helpdesk_sms', '0008_sendable_text'),
+        ('helpdesk_sms', '0009_gateway_options_latin1_is_test'),
     ]
 
     operations = [

@@ -54,7 +54,7 @@ class SmsCommand(BaseCommand):
             return super().execute(*args, **options)
         except CommandError as exc:
             if (
-                not self._called_from_command_line
+                not getattr(self, "_called_from_command_line", False)  # set by run_from_argv
                 or options.get("traceback")
                 or isinstance(exc, SystemCheckError)
             ):
@@ -182,7 +182,7 @@ def parse_base_url(value: str, option: str = "--base-url") -> str:
     the middle of the callback URL.
     """
     url = value.strip().rstrip("/")
-    parts = urllib.parse.urlsplit(url)
+    parts: urllib.parse.SplitResult | None = urllib.parse.urlsplit(url)
     try:
         URLValidator(schemes=["http", "https"])(url)
     except ValidationError:

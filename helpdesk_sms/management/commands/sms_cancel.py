@@ -105,10 +105,11 @@ def why_not(message: Message) -> str:
     if status == Status.UNKNOWN:
         return "the gateway may already have it (status unknown); check in its panel"
     if status == Status.ACCEPTED:
-        held = message.send_at and message.send_at > timezone.now() and message.provider
-        if held and not message.provider.gateway_class().has(Capability.CANCEL):
+        provider = message.provider
+        held = message.send_at and message.send_at > timezone.now() and provider is not None
+        if held and provider is not None and not provider.gateway_class().has(Capability.CANCEL):
             return (
-                f"{gateway_label(message.provider)} holds it for "
+                f"{gateway_label(provider)} holds it for "
                 f"{timezone.localtime(message.send_at).isoformat(timespec='minutes')} but "
                 "cannot withdraw it; cancel it in the gateway's own panel"
             )
