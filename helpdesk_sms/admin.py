@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Generic, TypedDict, TypeVar
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
@@ -51,6 +52,29 @@ from .models import (
 )
 from .preview import preview_html
 from .states import Status
+
+if TYPE_CHECKING:  # pragma: no cover
+    from django_stubs_ext import StrOrPromise, WithAnnotations
+
+    ModelAdmin = admin.ModelAdmin
+    TabularInline = admin.TabularInline
+else:
+
+    class _Unsubscripted:
+        """``X[...]`` is plain X at run time: Django's admin classes are generic only in
+        django-stubs (subscripting them for real needs django_stubs_ext.monkeypatch(), which
+        this reusable app leaves to the project's settings)."""
+
+        def __init__(self, cls: type) -> None:
+            self._cls = cls
+
+        def __getitem__(self, _params: Any) -> type:
+            return self._cls
+
+    ModelAdmin = _Unsubscripted(admin.ModelAdmin)
+    TabularInline = _Unsubscripted(admin.TabularInline)
+
+_M = TypeVar("_M", bound=models.Model)
 
 logger = logging.getLogger(__name__)
 
@@ -114,7 +138,7 @@ def _gateway_summary(name: str) -> SafeString:
     )
 
 
-class SenderIDInline(admin.TabularInline):
+class SenderIDInline(TabularInline[SenderID, Provider]):
     model = SenderID
     form = SenderIDInlineForm
     formset = SenderIDInlineFormSet
@@ -124,7 +148,7 @@ class SenderIDInline(admin.TabularInline):
 
 
 @admin.register(Provider)
-class ProviderAdmin(admin.ModelAdmin):
+class ProviderAdmin(ModelAdmin[Provider]):
     form = ProviderAdminForm
     # Explicit, and https: a gateway that only speaks http must be written with http://.
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
@@ -213,7 +237,7 @@ class ProviderAdmin(admin.ModelAdmin):
         ]
 
     @admin.display(description=_("credentials"))
-    def credential_status(self, obj: Provider | None) -> SafeString | str:
+    def credential_status(self, obj: Provider | None) -> SafeString | StrOrPromise:
         """Whether each credential is set and when they last changed; never a value."""
         if obj is None or not obj.pk:
             return _("Not set yet.")
@@ -227,6 +251,7 @@ class ProviderAdmin(admin.ModelAdmin):
             for name in SECRET_FIELDS
         ]
         changed_at = obj.credentials_changed_at
+        changed: StrOrPromise
         if changed_at:
             changed = _("Last changed %(when)s.") % {
                 "when": date_format(timezone.localtime(changed_at), "DATETIME_FORMAT")
@@ -263,7 +288,7 @@ class ProviderAdmin(admin.ModelAdmin):
         return format_html_join("", "<div>{}: {} {}{}</div>", rows)
 
     @admin.display(description=_("callback URL"))
-    def callback_url(self, obj: Provider | None) -> str:
+    def callback_url(self, obj: Provider | None) -> StrOrPromise:
         """Where the gateway should push reports; the secret is shown only as a placeholder."""
         if obj is None or not obj.pk:
             return _("Save the provider first.")
@@ -366,7 +391,7 @@ class ProviderAdmin(admin.ModelAdmin):
     ) -> bool:
         """Queue the test messages, all or none; errors go onto ``form``. True when queued."""
         data = form.cleaned_data
-        sent: list[tuple[Provider, list[Message]]] = []
+        sent: list[tuple[Provider, Sequence[Message]]] = []
         failed = False
         with transaction.atomic():
             for provider in providers:
@@ -398,7 +423,7 @@ class ProviderAdmin(admin.ModelAdmin):
 
 
 @admin.register(SenderID)
-class SenderIDAdmin(admin.ModelAdmin):
+class SenderIDAdmin(ModelAdmin[SenderID]):
     list_display = ("value", "provider", "description", "is_active")
     list_filter = ("provider", "is_active")
     search_fields = ("value", "description", "provider__name")
@@ -409,15 +434,21 @@ class SenderIDAdmin(admin.ModelAdmin):
 
 
 @admin.register(Contact)
-class ContactAdmin(admin.ModelAdmin):
+class ContactAdmin(ModelAdmin[Contact]):
     list_display = ("name", "phone", "is_active", "opted_out", "created_at")
     list_filter = ("is_active", "opted_out", "groups")
     search_fields = ("name", "phone")
     readonly_fields = ("created_at",)
 
 
+class _MemberTotal(TypedDict):
+    """What ``RecipientGroupAdmin.get_queryset`` annotates each group with."""
+
+    member_total: int
+
+
 @admin.register(RecipientGroup)
-class RecipientGroupAdmin(admin.ModelAdmin):
+class RecipientGroupAdmin(ModelAdmin[RecipientGroup]):
     list_display = ("name", "member_count", "provider", "provider_group_id")
     list_filter = ("provider",)
     search_fields = ("name", "description", "provider_group_id")
@@ -428,12 +459,12 @@ class RecipientGroupAdmin(admin.ModelAdmin):
         return super().get_queryset(request).annotate(member_total=Count("members"))
 
     @admin.display(description=_("members"), ordering="member_total")
-    def member_count(self, obj: RecipientGroup) -> int:
+    def member_count(self, obj: WithAnnotations[RecipientGroup, _MemberTotal]) -> int:
         return obj.member_total
 
 
 @admin.register(AgentProfile)
-class AgentProfileAdmin(admin.ModelAdmin):
+class AgentProfileAdmin(ModelAdmin[AgentProfile]):
     list_display = ("user", "phone", "sms_opt_in")
     list_filter = ("sms_opt_in",)
     search_fields = ("user__username", "user__first_name", "user__last_name", "phone")
@@ -446,7 +477,7 @@ class AgentProfileAdmin(admin.ModelAdmin):
 
 
 @admin.register(NotificationTemplate)
-class NotificationTemplateAdmin(admin.ModelAdmin):
+class NotificationTemplateAdmin(ModelAdmin[NotificationTemplate]):
     list_display = ("name", "event", "audience", "is_active", "provider")
     list_filter = ("event", "audience", "is_active", "provider")
     search_fields = ("name", "body")
@@ -477,7 +508,7 @@ class NotificationTemplateAdmin(admin.ModelAdmin):
         return template_variables.help_table()
 
     @admin.display(description=_("preview"))
-    def preview(self, obj: NotificationTemplate | None) -> SafeString | str:
+    def preview(self, obj: NotificationTemplate | None) -> SafeString | StrOrPromise:
         if obj is None or not obj.pk:
             return _("Save the template to see it rendered with a sample ticket.")
         return preview_html(obj)
@@ -518,7 +549,7 @@ def _json_block(data: Any, secrets: list[str]) -> SafeString | str:
     return format_html('<pre style="white-space: pre-wrap">{}</pre>', text) if text else ""
 
 
-class ReadOnlyLogAdmin(admin.ModelAdmin):
+class ReadOnlyLogAdmin(ModelAdmin[_M], Generic[_M]):
     """Records written by the system: viewable, never added or edited by hand."""
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
@@ -533,7 +564,7 @@ class ReadOnlyLogAdmin(admin.ModelAdmin):
 
 
 @admin.register(Message)
-class MessageAdmin(ReadOnlyLogAdmin):
+class MessageAdmin(ReadOnlyLogAdmin[Message]):
     list_display = (
         "id",
         "created_at",
@@ -623,7 +654,7 @@ class MessageAdmin(ReadOnlyLogAdmin):
                 _("Sent in the provider's test mode: the gateway checked it and sent nothing."),
                 _("test: not sent"),
             )
-        if obj.status == Status.ACCEPTED and obj.provider_id:
+        if obj.status == Status.ACCEPTED and obj.provider is not None:
             gateway = obj.provider.gateway_class()
             if not (gateway.has(Capability.DLR_POLL) or gateway.has(Capability.DLR_PUSH)):
                 return format_html(
@@ -648,7 +679,7 @@ class MessageAdmin(ReadOnlyLogAdmin):
         events = list(obj.events.select_related("exchange").order_by("created_at", "pk"))
         if not events:
             return format_html("<p>{}</p>", _("No events recorded."))
-        secrets = obj.provider.secret_values() if obj.provider_id else []
+        secrets = obj.provider.secret_values() if obj.provider is not None else []
         rows = format_html_join(
             "",
             "<tr><td>{}</td><td>{} &rarr; {}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
@@ -755,7 +786,7 @@ class MessageAdmin(ReadOnlyLogAdmin):
 
 
 @admin.register(MessageEvent)
-class MessageEventAdmin(ReadOnlyLogAdmin):
+class MessageEventAdmin(ReadOnlyLogAdmin[MessageEvent]):
     list_display = ("created_at", "message", "from_status", "to_status", "source", "note")
     list_filter = ("source", "to_status", "created_at")
     search_fields = ("message__recipient", "message__provider_message_id", "note")
@@ -774,12 +805,13 @@ class MessageEventAdmin(ReadOnlyLogAdmin):
 
     @admin.display(description=_("raw data"))
     def pretty_data(self, obj: MessageEvent) -> SafeString | str:
-        secrets = obj.message.provider.secret_values() if obj.message.provider_id else []
+        provider = obj.message.provider
+        secrets = provider.secret_values() if provider is not None else []
         return _json_block(obj.full_data, secrets) or self.get_empty_value_display()
 
 
 @admin.register(BalanceSnapshot)
-class BalanceSnapshotAdmin(ReadOnlyLogAdmin):
+class BalanceSnapshotAdmin(ReadOnlyLogAdmin[BalanceSnapshot]):
     list_display = ("provider", "account", "amount", "unit", "taken_at", "low")
     list_filter = ("provider", "taken_at")
     search_fields = ("provider__name", "account")

@@ -7,7 +7,7 @@ stored value, an explicit checkbox erases it) are in one small place that is eas
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.db import models
@@ -17,6 +17,27 @@ from django.utils.translation import gettext_lazy as _
 
 from .exceptions import SmsInputError
 from .models import Provider, SenderID
+
+if TYPE_CHECKING:  # pragma: no cover
+    from django_stubs_ext import StrOrPromise
+
+    ModelForm = forms.ModelForm
+    InlineFormSet = BaseInlineFormSet
+else:
+
+    class _Unsubscripted:
+        """``X[...]`` is plain X at run time: Django's form classes are generic only in
+        django-stubs (subscripting them for real needs django_stubs_ext.monkeypatch(), which
+        this reusable app leaves to the project's settings)."""
+
+        def __init__(self, cls: type) -> None:
+            self._cls = cls
+
+        def __getitem__(self, _params: Any) -> type:
+            return self._cls
+
+    ModelForm = _Unsubscripted(forms.ModelForm)
+    InlineFormSet = _Unsubscripted(BaseInlineFormSet)
 
 #: Write-only credential fields of Provider and the checkbox that erases each.
 SECRET_FIELDS: dict[str, str] = {
@@ -33,14 +54,14 @@ class WriteOnlyTextarea(forms.Textarea):
         return None
 
 
-def _formfield(db_field: models.Field, **kwargs: Any) -> forms.Field | None:
+def _formfield(db_field: models.Field[Any, Any], **kwargs: Any) -> forms.Field | None:
     """Model fields as form fields; URLs without a scheme are taken as https (explicit)."""
     if isinstance(db_field, models.URLField):
         kwargs.setdefault("assume_scheme", "https")
     return db_field.formfield(**kwargs)
 
 
-def _secret_field(label: str, *, strip: bool) -> forms.CharField:
+def _secret_field(label: StrOrPromise, *, strip: bool) -> forms.CharField:
     return forms.CharField(
         label=label,
         required=False,
@@ -52,7 +73,7 @@ def _secret_field(label: str, *, strip: bool) -> forms.CharField:
     )
 
 
-class ProviderAdminForm(forms.ModelForm):
+class ProviderAdminForm(ModelForm[Provider]):
     """Provider form whose credentials are write-only.
 
     An empty credential field keeps the stored value; the matching "clear" checkbox erases
@@ -123,7 +144,7 @@ class ProviderAdminForm(forms.ModelForm):
                 )
             )
         sender = self.fields.get("default_sender")
-        if sender is not None:
+        if isinstance(sender, forms.ModelChoiceField):  # the ForeignKey's field, when shown
             # Only this provider's own sender IDs make sense (the model refuses the others).
             sender.queryset = (
                 SenderID.objects.filter(provider=self.instance)
@@ -135,6 +156,8 @@ class ProviderAdminForm(forms.ModelForm):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
+        if cleaned is None:  # a parent clean() may return None: Django keeps cleaned_data then
+            cleaned = self.cleaned_data
         for name, clear in SECRET_FIELDS.items():
             if name not in self.fields:
                 continue
@@ -150,19 +173,20 @@ class ProviderAdminForm(forms.ModelForm):
         return cleaned
 
 
-class SenderIDInlineFormSet(BaseInlineFormSet):
+class SenderIDInlineFormSet(InlineFormSet[SenderID, Provider, ModelForm[SenderID]]):
     """Hands each form its provider, so gateway rules apply even before the provider exists.
 
     On the provider's add page the inline rows have no saved provider yet, and the model's
     own ``clean()`` then skips the gateway's sender rules.
     """
 
-    def add_fields(self, form: forms.BaseForm, index: int | None) -> None:
+    def add_fields(self, form: forms.ModelForm[SenderID], index: int | None) -> None:
         super().add_fields(form, index)
-        form.parent_provider = self.instance
+        if isinstance(form, SenderIDInlineForm):  # the inline's form; no other one reads it
+            form.parent_provider = self.instance
 
 
-class SenderIDInlineForm(forms.ModelForm):
+class SenderIDInlineForm(ModelForm[SenderID]):
     """Checks the sender ID against the (possibly unsaved) parent provider's gateway."""
 
     parent_provider: Provider | None = None
@@ -173,6 +197,8 @@ class SenderIDInlineForm(forms.ModelForm):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
+        if cleaned is None:  # a parent clean() may return None: Django keeps cleaned_data then
+            cleaned = self.cleaned_data
         provider = self.parent_provider
         value = cleaned.get("value")
         if provider is None or provider.pk or not value or not provider.gateway:
