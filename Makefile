@@ -34,6 +34,7 @@ chaos: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 ## make bench: benchmarks against raw references, side by side (SQLite; PostgreSQL too when
 ## DATABASE_URL points at it, in its own "bench" database). Figures, not pass/fail; see
