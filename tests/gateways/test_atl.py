@@ -38,6 +38,7 @@ from helpdesk_sms.simulators import get_simulator
 from helpdesk_sms.simulators.atl import AtlSimulator
 from helpdesk_sms.states import Status
 from tests.fixtures_atl import ATL_LOGIN, ATL_PASSWORD, ATL_TITLE
+from tests.gateways.helpers import batch_maker, replay
 
 pytestmark = pytest.mark.django_db
 
@@ -140,10 +141,7 @@ MIXED = (
 )
 
 
-def make_batch(*numbers: str, **fields) -> Batch:
-    fields.setdefault("text", TEXT)
-    fields.setdefault("sender", ATL_TITLE)
-    return Batch(recipients=[Recipient(i + 1, n) for i, n in enumerate(numbers)], **fields)
+make_batch = batch_maker(TEXT, ATL_TITLE)
 
 
 def coded(code: str, **body: str) -> str:
@@ -159,10 +157,6 @@ def detailed(*pairs: tuple[str, str]) -> str:
     bodies = "".join(f"<body><msisdn>{n}</msisdn><status>{s}</status></body>" for n, s in pairs)
     return f"<response><head><responsecode>000</responsecode></head>{bodies}</response>"
 
-
-def replay(sim: AtlSimulator, body: str, times: int = 1) -> None:
-    """The next request(s) are processed, but answered with ``body`` exactly."""
-    sim.set_faults(body=body, times=times)
 
 
 def last_request(sim: AtlSimulator) -> dict:

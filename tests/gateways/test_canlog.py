@@ -16,18 +16,17 @@ import requests
 
 from helpdesk_sms.gateways.base import (
     Balance,
-    Batch,
     DeliveryStatus,
     ErrorCategory,
     GatewayError,
     GroupMember,
-    Recipient,
     ReportRef,
 )
 from helpdesk_sms.gateways.canlog import ERRORS, CanlogGateway
 from helpdesk_sms.simulators import get_simulator
 from helpdesk_sms.simulators.canlog import CanlogSimulator
 from tests.fixtures_simulators import CANLOG_API_KEY, CANLOG_PASSWORD, CANLOG_USER
+from tests.gateways.helpers import batch_maker, replay
 
 pytestmark = pytest.mark.django_db
 
@@ -35,19 +34,12 @@ IST = ZoneInfo("Asia/Kolkata")
 TEXT = "Ticket #42 received. We will call you back."
 
 
-def make_batch(*numbers: str, **fields) -> Batch:
-    fields.setdefault("text", TEXT)
-    fields.setdefault("sender", "HELPDK")
-    return Batch(recipients=[Recipient(i + 1, n) for i, n in enumerate(numbers)], **fields)
+make_batch = batch_maker(TEXT, "HELPDK")
 
 
 def last_params(sim: CanlogSimulator) -> dict[str, str]:
     return sim.state()["requests"][-1]["params"]
 
-
-def replay(sim: CanlogSimulator, body: str) -> None:
-    """The next request is processed, but answered with ``body`` exactly."""
-    sim.set_faults(body=body, times=1)
 
 
 # -- the document's replies, exactly as written (line breaks and OCR errors included) -------

@@ -49,6 +49,7 @@ from tests.fixtures_sms1601 import (
     SMS1601_SENDER,
     SMS1601_USER,
 )
+from tests.gateways.helpers import batch_maker, replay
 
 pytestmark = pytest.mark.django_db
 
@@ -92,10 +93,7 @@ EXPECTED_CATEGORIES = {
 }
 
 
-def make_batch(*numbers: str, **fields) -> Batch:
-    fields.setdefault("text", TEXT)
-    fields.setdefault("sender", SMS1601_SENDER)
-    return Batch(recipients=[Recipient(i + 1, n) for i, n in enumerate(numbers)], **fields)
+make_batch = batch_maker(TEXT, SMS1601_SENDER)
 
 
 def last_request(sim: Sms1601Simulator) -> dict:
@@ -105,10 +103,6 @@ def last_request(sim: Sms1601Simulator) -> dict:
 def last_params(sim: Sms1601Simulator) -> dict[str, str]:
     return last_request(sim)["params"]
 
-
-def replay(sim: Sms1601Simulator, body: str) -> None:
-    """The next request is processed, but answered with ``body`` exactly."""
-    sim.set_faults(body=body, times=1)
 
 
 @pytest.fixture

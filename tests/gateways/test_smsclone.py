@@ -19,11 +19,9 @@ from helpdesk_sms.api import send_sms
 from helpdesk_sms.exceptions import UnsupportedFeature
 from helpdesk_sms.gateways.base import (
     Balance,
-    Batch,
     Capability,
     ErrorCategory,
     GatewayError,
-    Recipient,
     ReportRef,
 )
 from helpdesk_sms.gateways.smsclone import (
@@ -43,6 +41,7 @@ from tests.fixtures_smsclone import (
     SMSCLONE_SENDER,
     SMSCLONE_USER,
 )
+from tests.gateways.helpers import batch_maker, replay
 
 pytestmark = pytest.mark.django_db
 
@@ -52,10 +51,7 @@ OTHER = "+2348051234567"
 DND = "+" + SMSCLONE_DND_NUMBER
 
 
-def make_batch(*numbers: str, **fields) -> Batch:
-    fields.setdefault("text", TEXT)
-    fields.setdefault("sender", SMSCLONE_SENDER)
-    return Batch(recipients=[Recipient(i + 1, n) for i, n in enumerate(numbers)], **fields)
+make_batch = batch_maker(TEXT, SMSCLONE_SENDER)
 
 
 def last_request(sim: SmscloneSimulator) -> dict:
@@ -65,10 +61,6 @@ def last_request(sim: SmscloneSimulator) -> dict:
 def send_requests(sim: SmscloneSimulator) -> list[dict]:
     return [r for r in sim.state()["requests"] if r["path"] != "/api/sms/balance"]
 
-
-def replay(sim: SmscloneSimulator, body: str) -> None:
-    """The next request is processed, but answered with ``body`` exactly."""
-    sim.set_faults(body=body, times=1)
 
 
 def start_sim(provider, **options) -> SmscloneSimulator:

@@ -27,12 +27,10 @@ from django.utils import timezone
 from helpdesk_sms import outbox
 from helpdesk_sms.api import send_sms
 from helpdesk_sms.gateways.base import (
-    Batch,
     Capability,
     DeliveryStatus,
     ErrorCategory,
     GatewayError,
-    Recipient,
 )
 from helpdesk_sms.gateways.unified import (
     DELIVERY_STATUSES,
@@ -51,6 +49,7 @@ from tests.fixtures_unified import (
     UNIFIED_SENDER,
     UNIFIED_USER,
 )
+from tests.gateways.helpers import batch_maker, replay
 
 pytestmark = pytest.mark.django_db
 
@@ -92,10 +91,7 @@ EXPECTED_CATEGORIES = {
 }
 
 
-def make_batch(*numbers: str, **fields: Any) -> Batch:
-    fields.setdefault("text", TEXT)
-    fields.setdefault("sender", UNIFIED_SENDER)
-    return Batch(recipients=[Recipient(i + 1, n) for i, n in enumerate(numbers)], **fields)
+make_batch = batch_maker(TEXT, UNIFIED_SENDER)
 
 
 def last_request(sim: UnifiedSimulator) -> dict[str, Any]:
@@ -105,10 +101,6 @@ def last_request(sim: UnifiedSimulator) -> dict[str, Any]:
 def last_params(sim: UnifiedSimulator) -> dict[str, str]:
     return last_request(sim)["params"]
 
-
-def replay(sim: UnifiedSimulator, body: str) -> None:
-    """The next request is processed, but answered with ``body`` exactly."""
-    sim.set_faults(body=body, times=1)
 
 
 def free_port() -> int:
