@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import socket
 import time
 from collections.abc import Callable
@@ -46,6 +47,10 @@ from tests.fixtures_smsclone import SMSCLONE_PASSWORD
 from tests.fixtures_unified import UNIFIED_PASSWORD
 
 pytestmark = pytest.mark.django_db
+
+#: Fuzzed examples per gateway and test: bounded for CI; raise it for a real fuzz run
+#: (``HELPDESK_SMS_FUZZ_EXAMPLES=2000 pytest tests/gateways/test_contract.py -k fuzzed``).
+FUZZ_EXAMPLES = int(os.environ.get("HELPDESK_SMS_FUZZ_EXAMPLES", "30"))
 
 
 @dataclass(frozen=True)
@@ -255,7 +260,7 @@ def test_a_reply_over_the_size_cap_is_refused_unread_in_well_under_a_second(
 
 
 @hypothesis_settings(
-    max_examples=25,
+    max_examples=FUZZ_EXAMPLES,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
@@ -354,7 +359,7 @@ def test_a_deeply_nested_json_push_answers_400(client, push_provider):
 
 
 @hypothesis_settings(
-    max_examples=40,
+    max_examples=FUZZ_EXAMPLES,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
