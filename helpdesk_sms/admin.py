@@ -59,17 +59,7 @@ if TYPE_CHECKING:  # pragma: no cover
     ModelAdmin = admin.ModelAdmin
     TabularInline = admin.TabularInline
 else:
-
-    class _Unsubscripted:
-        """``X[...]`` is plain X at run time: Django's admin classes are generic only in
-        django-stubs (subscripting them for real needs django_stubs_ext.monkeypatch(), which
-        this reusable app leaves to the project's settings)."""
-
-        def __init__(self, cls: type) -> None:
-            self._cls = cls
-
-        def __getitem__(self, _params: Any) -> type:
-            return self._cls
+    from .generics import Unsubscripted as _Unsubscripted
 
     ModelAdmin = _Unsubscripted(admin.ModelAdmin)
     TabularInline = _Unsubscripted(admin.TabularInline)

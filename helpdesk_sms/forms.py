@@ -24,17 +24,7 @@ if TYPE_CHECKING:  # pragma: no cover
     ModelForm = forms.ModelForm
     InlineFormSet = BaseInlineFormSet
 else:
-
-    class _Unsubscripted:
-        """``X[...]`` is plain X at run time: Django's form classes are generic only in
-        django-stubs (subscripting them for real needs django_stubs_ext.monkeypatch(), which
-        this reusable app leaves to the project's settings)."""
-
-        def __init__(self, cls: type) -> None:
-            self._cls = cls
-
-        def __getitem__(self, _params: Any) -> type:
-            return self._cls
+    from .generics import Unsubscripted as _Unsubscripted
 
     ModelForm = _Unsubscripted(forms.ModelForm)
     InlineFormSet = _Unsubscripted(BaseInlineFormSet)
