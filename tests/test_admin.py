@@ -705,14 +705,26 @@ def test_check_balance_action_records_snapshots_and_reports_the_amount(
     assert "Trans: 42 credits" in report
 
 
-def test_check_balance_action_reports_a_gateway_error(admin_client):
-    console = Provider.objects.create(name="Console", gateway="console")
+def test_check_balance_action_reports_a_gateway_error(admin_client, canlog_provider, canlog_sim):
+    canlog_sim.set_faults(http_500=True)
 
-    response = run_action(admin_client, "provider", "check_balance", [console])
+    response = run_action(admin_client, "provider", "check_balance", [canlog_provider])
 
-    [report] = flash_messages(response)
-    assert report.startswith("Console: balance check failed")
-    assert "reports no balance" in report
+    [report] = response.context["messages"]
+    assert str(report).startswith(f"{canlog_provider.name}: balance check failed")
+    assert "HTTP 500" in str(report)
+    assert report.level_tag == "error"
+    assert not BalanceSnapshot.objects.exists()
+
+
+def test_check_balance_action_says_calmly_that_a_gateway_has_no_balance_feature(
+    admin_client, unified_provider
+):
+    response = run_action(admin_client, "provider", "check_balance", [unified_provider])
+
+    [report] = response.context["messages"]
+    assert str(report) == f"{unified_provider.name}: this gateway has no balance feature."
+    assert report.level_tag == "info"
     assert not BalanceSnapshot.objects.exists()
 
 

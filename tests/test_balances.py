@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from helpdesk_sms import balances, signals
+from helpdesk_sms import balances, signals, tasks
 from helpdesk_sms.gateways.memory import MemoryGateway
 from helpdesk_sms.models import BalanceSnapshot
 
@@ -75,3 +75,15 @@ def test_check_all_reports_each_provider(memory_provider):
     assert [(c.provider.name, str(c), c.error) for c in checks] == [
         ("Memory", "main: 1000 credits", None)
     ]
+
+
+def test_the_periodic_check_skips_a_gateway_without_balance_silently(
+    memory_provider, unified_provider, caplog
+):
+    """Unified has no balance feature: no check, no snapshot, no warning in the log."""
+    with caplog.at_level("INFO", logger="helpdesk_sms"):
+        checks = tasks.check_balances()
+
+    assert checks == {"Memory": "main: 1000 credits"}
+    assert not BalanceSnapshot.objects.filter(provider=unified_provider).exists()
+    assert caplog.records == []

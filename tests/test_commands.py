@@ -280,6 +280,32 @@ def test_provider_check_exits_1_with_the_gateway_error(canlog_provider, canlog_s
 
 
 @pytest.mark.django_db
+def test_provider_check_of_a_gateway_without_balance_says_so_and_exits_0(unified_provider):
+    output = run("sms_provider", "check", unified_provider.name)
+
+    assert output == f"{unified_provider.name}: this gateway has no balance feature\n"
+    assert not BalanceSnapshot.objects.exists()
+
+
+@pytest.mark.django_db
+def test_balance_of_one_provider_without_balance_says_so_and_exits_0(unified_provider):
+    output = run("sms_balance", "--provider", unified_provider.name)
+
+    assert output == f"{unified_provider.name}: this gateway has no balance feature\n"
+    assert not BalanceSnapshot.objects.exists()
+
+
+@pytest.mark.django_db
+def test_balance_of_all_providers_skips_a_gateway_without_balance(
+    canlog_provider, unified_provider
+):
+    output = run("sms_balance")
+
+    assert canlog_provider.name in output
+    assert unified_provider.name not in output
+
+
+@pytest.mark.django_db
 def test_provider_check_of_an_unknown_provider_exits_2():
     error = refused("sms_provider", "check", "Nobody")
 

@@ -253,20 +253,28 @@ def gateway_label(provider: Provider) -> str:
     return cls.verbose_name or cls.name
 
 
-def read_balance(provider: Provider, option: str) -> list[str]:
-    """Read and record the provider's balances now: one line per account.
-
-    A gateway that reports no balance is a usage error naming ``option``; a gateway that
-    cannot answer is a failure (exit 1) carrying its error, credentials masked.
-    """
+def has_balance_feature(provider: Provider) -> bool:
+    """Whether the provider's gateway can report a balance at all (a failure if unloadable)."""
     try:
         cls = provider.gateway_class()
     except (KeyError, ImportError) as exc:
         raise failure(f"{provider.name}: its gateway cannot be loaded: {exc}") from None
-    if not cls.has(Capability.BALANCE):
-        raise usage_error(
-            option, f"{provider.name} uses {gateway_label(provider)}, which reports no balance"
-        )
+    return cls.has(Capability.BALANCE)
+
+
+#: What a balance check of a gateway without the feature says: a fact, not an error.
+NO_BALANCE_FEATURE = "this gateway has no balance feature"
+
+
+def read_balance(provider: Provider) -> list[str]:
+    """Read and record the provider's balances now: one line per account.
+
+    A gateway without the balance feature is no error (nothing is wrong, there is just
+    nothing to read): its one line says so and the exit status stays 0. A gateway that
+    cannot answer is a failure (exit 1) carrying its error, credentials masked.
+    """
+    if not has_balance_feature(provider):
+        return [NO_BALANCE_FEATURE]
     try:
         snapshots = balances.check_provider(provider)
     except GatewayError as exc:

@@ -29,7 +29,7 @@ class Command(SmsCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         if options["provider"]:
             provider = get_provider(options["provider"])
-            for line in read_balance(provider, option="--provider"):
+            for line in read_balance(provider):
                 self.stdout.write(f"{provider.name}: {line}")
             return
         checks = balances.check_all()

@@ -27,6 +27,7 @@ from helpdesk_sms.gateways.base import Capability, redact
 from helpdesk_sms.models import BalanceSnapshot, Provider, SenderID
 
 from ._common import (
+    NO_BALANCE_FEATURE,
     SmsCommand,
     callback_lines,
     failure,
@@ -307,7 +308,10 @@ class Command(SmsCommand):
 
     def check_provider(self, name: str) -> None:
         provider = get_provider(name, option="NAME")
-        lines = read_balance(provider, option="NAME")
+        lines = read_balance(provider)
+        if lines == [NO_BALANCE_FEATURE]:
+            self.stdout.write(f"{provider.name}: {NO_BALANCE_FEATURE}")
+            return
         self.stdout.write(f"{provider.name} ({gateway_label(provider)}):")
         for line in lines:
             self.stdout.write(f"  {line}")
