@@ -1,0 +1,50 @@
+"""The demo's start: ``rundemo`` on the shipped fixtures, without starting its processes."""
+
+from __future__ import annotations
+
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+
+from helpdesk_sms.models import Provider
+from project.demo.management.commands import rundemo
+
+pytestmark = pytest.mark.django_db
+
+DEMO_FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "demo.json"
+
+
+@pytest.fixture
+def started(monkeypatch) -> list[dict[str, object]]:
+    """The demo fixture loaded; starting the simulators, worker and web server only recorded."""
+    call_command("loaddata", str(DEMO_FIXTURE), stdout=StringIO())
+    runs: list[dict[str, object]] = []
+    monkeypatch.setattr(
+        rundemo.Command, "_run", lambda self, commands, addr, password: runs.append(commands)
+    )
+    return runs
+
+
+def run_demo() -> str:
+    """rundemo as ``make demo`` runs it: the system checks on; what it printed on stderr."""
+    err = StringIO()
+    call_command("rundemo", skip_checks=False, stdout=StringIO(), stderr=err)
+    return err.getvalue()
+
+
+def test_the_demo_starts_without_a_callback_secret_warning(started):
+    stderr = run_demo()
+
+    assert "W001" not in stderr
+    assert len(started) == 1
+    assert not Provider.objects.filter(gateway__in=["unified", "sms1601"], callback_secrets="")
+
+
+def test_the_demo_still_warns_about_a_push_provider_of_its_own_without_a_secret(started):
+    Provider.objects.create(name="Mine", gateway="unified", base_url="https://sms.example")
+
+    stderr = run_demo()
+
+    assert "helpdesk_sms.W001" in stderr and "'Mine'" in stderr
