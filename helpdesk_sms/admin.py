@@ -297,7 +297,9 @@ class ProviderAdmin(ModelAdmin[Provider]):
     def gateway_info(self, obj: Provider | None) -> SafeString:
         if obj is None or not obj.pk:
             return format_html_join(
-                "", "{}", ((_gateway_summary(name),) for name, _label in registry.choices())
+                "",
+                "{}",
+                ((_gateway_summary(name),) for name, _label in registry.offered_choices()),
             )
         return _gateway_summary(obj.gateway)
 

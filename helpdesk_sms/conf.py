@@ -64,6 +64,9 @@ DEFAULTS: dict[str, Any] = {
     # (rotation). A list, or one comma-separated string. Required unless DEBUG is on
     # (docs/security.md; `manage.py sms_credentials generate-key` makes one).
     "CREDENTIAL_KEYS": (),
+    # Offer the test-only gateways (console, in-memory) in the provider form and the template
+    # preview even with DEBUG off. Providers already using one keep working either way.
+    "ALLOW_TEST_GATEWAYS": False,
 }
 
 

@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .exceptions import SmsInputError
+from .gateways import registry
 from .models import Provider, SenderID
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -133,6 +134,10 @@ class ProviderAdminForm(ModelForm[Provider]):
                     "gateway uses the new URL, save the new one alone."
                 )
             )
+        gateway = self.fields.get("gateway")
+        if isinstance(gateway, forms.ChoiceField):
+            # Console and in-memory send nothing: offered only where they are meant to be used.
+            gateway.choices = [("", "---------"), *registry.offered_choices(self.instance.gateway)]
         sender = self.fields.get("default_sender")
         if isinstance(sender, forms.ModelChoiceField):  # the ForeignKey's field, when shown
             # Only this provider's own sender IDs make sense (the model refuses the others).

@@ -108,14 +108,16 @@ def text_verdict(gateway: str, body: str, provider: Provider | None = None) -> s
     return ""
 
 
-def gateway_verdicts(body: str) -> list[GatewayVerdict]:
-    """The verdict of every registered gateway whose adapter loads, in registry order.
+def gateway_verdicts(body: str, current: str = "") -> list[GatewayVerdict]:
+    """The verdict of every offered gateway whose adapter loads, in registry order.
 
     An adapter that does not import (being written, or broken) is left out: a preview
-    must not fail for a gateway the template may never use.
+    must not fail for a gateway the template may never use. So are the test-only ones
+    unless allowed (``registry.offered_choices``), but never ``current``, the gateway of
+    the template's own provider.
     """
     verdicts = []
-    for name, label in registry.choices():
+    for name, label in registry.offered_choices(current):
         try:
             registry.gateway_class(name)
         except Exception as exc:  # SyntaxError, NameError… as well as ImportError
@@ -246,7 +248,7 @@ def preview_html(template: NotificationTemplate) -> SafeString:
         text,
         format_html_join(" · ", "{}: {}", lines),
         format_html_join("", '<p class="warning">{}</p>', ((n,) for n in notes if n)),
-        _verdict_table(gateway_verdicts(text)),
+        _verdict_table(gateway_verdicts(text, provider.gateway if provider is not None else "")),
         _(
             'Sample ticket #123 "Printer on floor 3 is jammed" for Priya Sharma, assigned to '
             'Asha Rao, task "Replace toner". Real values vary in length.'

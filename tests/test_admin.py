@@ -413,6 +413,104 @@ def test_sender_inline_on_a_new_provider_applies_the_gateway_rules(admin_client)
     assert not Provider.objects.exists()
 
 
+# -- test-only gateways (console, in-memory) ----------------------------------------------
+
+
+def offered_gateways(response) -> list[str]:
+    return [name for name, _label in response.context["adminform"].form.fields["gateway"].choices]
+
+
+def new_provider_data(gateway: str) -> dict[str, object]:
+    return {
+        "name": "New",
+        "gateway": gateway,
+        "is_active": "on",
+        "priority": "100",
+        "timezone": "Asia/Kolkata",
+        "options": "{}",
+        "senders-TOTAL_FORMS": "0",
+        "senders-INITIAL_FORMS": "0",
+        "senders-MIN_NUM_FORMS": "0",
+        "senders-MAX_NUM_FORMS": "1000",
+    }
+
+
+def test_the_provider_form_does_not_offer_test_gateways_on_a_live_site(admin_client):
+    response = admin_client.get(url("provider", "add"))
+
+    offered = offered_gateways(response)
+    assert "canlog" in offered and "unified" in offered
+    assert "memory" not in offered and "console" not in offered
+    assert "In-memory (tests)" not in page(response)  # nor in the gateways' summaries
+
+
+def test_the_provider_form_refuses_a_test_gateway_on_a_live_site(admin_client):
+    response = admin_client.post(url("provider", "add"), new_provider_data("console"))
+
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors["gateway"]
+    assert any("console is not one of the available choices" in e for e in errors)
+    assert not Provider.objects.exists()
+
+
+@pytest.mark.parametrize("allowed_by", ["DEBUG", "ALLOW_TEST_GATEWAYS"])
+def test_the_provider_form_offers_test_gateways_when_allowed(admin_client, settings, allowed_by):
+    if allowed_by == "DEBUG":
+        settings.DEBUG = True
+    else:
+        settings.HELPDESK_SMS = {**settings.HELPDESK_SMS, "ALLOW_TEST_GATEWAYS": True}
+
+    response = admin_client.post(url("provider", "add"), new_provider_data("memory"))
+
+    assert response.status_code == 302
+    assert Provider.objects.get(name="New").gateway == "memory"
+
+
+def test_a_saved_provider_on_a_test_gateway_stays_editable(admin_client, memory_provider):
+    change = url("provider", "change", memory_provider.pk)
+
+    offered = offered_gateways(admin_client.get(change))
+    response = admin_client.post(change, provider_form_data(memory_provider, priority=7))
+
+    assert "memory" in offered and "console" not in offered
+    assert response.status_code == 302
+    memory_provider.refresh_from_db()
+    assert (memory_provider.gateway, memory_provider.priority) == ("memory", 7)
+
+
+def template_preview(client, **fields: object) -> str:
+    template = NotificationTemplate.objects.create(
+        name="Preview", event="ticket_created", audience="customer", body="Hi", **fields
+    )
+    return page(client.get(url("notificationtemplate", "change", template.pk)))
+
+
+def test_the_template_preview_leaves_out_test_gateways_on_a_live_site(admin_client):
+    html = template_preview(admin_client)
+
+    assert "<tr><td>Canlog</td>" in html
+    assert "<tr><td>In-memory (tests)</td>" not in html
+    assert "<tr><td>Console (log only)</td>" not in html
+
+
+def test_the_template_preview_lists_test_gateways_when_allowed(admin_client, settings):
+    settings.HELPDESK_SMS = {**settings.HELPDESK_SMS, "ALLOW_TEST_GATEWAYS": True}
+
+    html = template_preview(admin_client)
+
+    assert "<tr><td>In-memory (tests)</td>" in html
+    assert "<tr><td>Console (log only)</td>" in html
+
+
+def test_the_template_preview_lists_the_test_gateway_of_its_own_provider(
+    admin_client, memory_provider
+):
+    html = template_preview(admin_client, provider=memory_provider)
+
+    assert "<tr><td>In-memory (tests)</td>" in html
+    assert "<tr><td>Console (log only)</td>" not in html
+
+
 def test_contact_with_an_invalid_phone_shows_error_on_phone_field(admin_client):
     response = admin_client.post(
         url("contact", "add"), {"name": "Ravi", "phone": "12345", "is_active": "on"}

@@ -331,7 +331,7 @@ def test_template_preview_says_ok_for_a_gateway_that_takes_the_text(admin_client
 
     assert '<table class="gateway-verdicts">' in html
     assert '<td class="ok">OK</td>' in verdict_row(html, "1601SMS")
-    assert '<td class="ok">OK</td>' in verdict_row(html, "In-memory (tests)")
+    assert '<td class="ok">OK</td>' in verdict_row(html, "Canlog")
 
 
 #: A sentence of the sample ticket's length, to make texts of several parts.
