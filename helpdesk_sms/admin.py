@@ -524,12 +524,23 @@ class NotificationTemplateAdmin(ModelAdmin[NotificationTemplate]):
 
     @admin.action(description=_("Activate selected templates"), permissions=["change"])
     def activate(self, request: HttpRequest, queryset: QuerySet[NotificationTemplate]) -> None:
-        count = queryset.update(is_active=True)
+        """Activate one by one, refusing any that would double another's SMS (see clean())."""
+        count = 0
+        for template in queryset.filter(is_active=False).order_by("pk"):
+            template.is_active = True
+            twin = template.active_twin()
+            if twin is not None:
+                self.message_user(
+                    request, f"{template.name}: {template.twin_error(twin)}", messages.ERROR
+                )
+                continue
+            template.save(update_fields=["is_active", "updated_at"])
+            count += 1
         self.message_user(
             request,
             ngettext("%(count)d template activated.", "%(count)d templates activated.", count)
             % {"count": count},
-            messages.SUCCESS,
+            messages.SUCCESS if count else messages.WARNING,
         )
 
     @admin.action(description=_("Deactivate selected templates"), permissions=["change"])

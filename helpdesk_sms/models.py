@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.validators import MaxLengthValidator
 from django.db import models
 from django.utils import timezone
@@ -561,8 +561,35 @@ class NotificationTemplate(models.Model):
         problems = self.gateway_option_errors()
         if problems:
             errors["gateway_options"] = problems
+        other = self.active_twin()
+        if other is not None:
+            errors[NON_FIELD_ERRORS] = self.twin_error(other)
         if errors:
             raise ValidationError(errors)
+
+    def active_twin(self) -> NotificationTemplate | None:
+        """Another active template this one, active too, would double every SMS with.
+
+        Every active template of an event sends, so two for the same event, audience and
+        provider (and group, for the group audience) text the same people twice.
+        """
+        if not (self.is_active and self.event and self.audience):
+            return None
+        twins = NotificationTemplate.objects.filter(
+            is_active=True, event=self.event, audience=self.audience, provider=self.provider_id
+        )
+        if self.audience == Audience.GROUP:
+            twins = twins.filter(group=self.group_id)
+        if self.pk:
+            twins = twins.exclude(pk=self.pk)
+        return twins.order_by("pk").first()
+
+    def twin_error(self, other: NotificationTemplate) -> str:
+        return _(
+            "The active template “%(other)s” (#%(pk)s) already texts this audience on this "
+            "event through the same provider: both would send, doubling every SMS. "
+            "Deactivate one of them, or change it."
+        ) % {"other": other.name, "pk": other.pk}
 
     def gateway_option_errors(self) -> list[str]:
         """Why the provider's gateway would refuse ``gateway_options`` (sentences)."""

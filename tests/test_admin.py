@@ -593,7 +593,9 @@ def test_template_that_fails_to_render_shows_the_error_in_the_preview(admin_clie
 
 
 def test_deactivate_and_activate_actions_switch_templates(admin_client):
-    template = make_template("Hi")
+    template = NotificationTemplate.objects.create(
+        name="Assignee on creation", event="ticket_created", audience="assignee", body="Hi"
+    )
 
     response = run_action(admin_client, "notificationtemplate", "deactivate", [template])
     template.refresh_from_db()
@@ -603,6 +605,99 @@ def test_deactivate_and_activate_actions_switch_templates(admin_client):
     run_action(admin_client, "notificationtemplate", "activate", [template])
     template.refresh_from_db()
     assert template.is_active
+
+
+# -- one active template per event, audience and provider --------------------------------
+
+SHIPPED_CREATED = "Default: ticket created (customer)"
+
+
+def template_form(**changes: object) -> dict[str, object]:
+    data: dict[str, object] = {
+        "name": "Second",
+        "event": "ticket_created",
+        "audience": "customer",
+        "body": "Got it: #{{ ticket.pk }}",
+        "is_active": "on",
+        "gateway_options": "{}",
+    }
+    data.update(changes)
+    return {k: v for k, v in data.items() if v is not None}
+
+
+def add_template(client, **changes: object):
+    return client.post(url("notificationtemplate", "add"), template_form(**changes))
+
+
+def test_a_second_active_template_for_the_same_event_and_audience_is_refused(admin_client):
+    response = add_template(admin_client)
+
+    assert response.status_code == 200
+    [error] = response.context["adminform"].form.non_field_errors()
+    assert f"“{SHIPPED_CREATED}”" in error and "doubling every SMS" in error
+    assert not NotificationTemplate.objects.filter(name="Second").exists()
+
+
+def test_a_second_template_is_accepted_while_inactive(admin_client):
+    response = add_template(admin_client, is_active=None)
+
+    assert response.status_code == 302
+    assert not NotificationTemplate.objects.get(name="Second").is_active
+
+
+def test_a_second_active_template_through_another_provider_is_accepted(
+    admin_client, memory_provider
+):
+    response = add_template(admin_client, provider=memory_provider.pk)
+
+    assert response.status_code == 302
+    assert NotificationTemplate.objects.get(name="Second").provider == memory_provider
+
+
+def test_active_group_templates_are_refused_only_for_the_same_group(admin_client):
+    floor3, floor4 = (RecipientGroup.objects.create(name=n) for n in ("Floor 3", "Floor 4"))
+    assert add_template(admin_client, audience="group", group=floor3.pk).status_code == 302
+
+    other_group = add_template(admin_client, name="Floor 4", audience="group", group=floor4.pk)
+    same_group = add_template(admin_client, name="Again", audience="group", group=floor3.pk)
+
+    assert other_group.status_code == 302
+    assert same_group.status_code == 200
+    assert "“Second”" in same_group.context["adminform"].form.non_field_errors()[0]
+
+
+def test_an_active_template_can_be_saved_again_unchanged(admin_client):
+    shipped = NotificationTemplate.objects.get(name=SHIPPED_CREATED)
+
+    response = admin_client.post(
+        url("notificationtemplate", "change", shipped.pk),
+        template_form(name=shipped.name, body=shipped.body),
+    )
+
+    assert response.status_code == 302
+
+
+def test_the_shipped_templates_pass_the_one_active_template_rule():
+    shipped = NotificationTemplate.objects.filter(name__startswith="Default: ")
+
+    assert shipped.count() == 3
+    for template in shipped:
+        template.full_clean()  # raises if any two were twins
+
+
+def test_the_activate_action_refuses_a_template_that_would_double_another(admin_client):
+    twin = NotificationTemplate.objects.create(
+        name="Second", event="ticket_created", audience="customer", body="Hi", is_active=False
+    )
+
+    response = run_action(admin_client, "notificationtemplate", "activate", [twin])
+
+    twin.refresh_from_db()
+    assert not twin.is_active
+    error, summary = response.context["messages"]
+    assert str(error).startswith(f"Second: The active template “{SHIPPED_CREATED}”")
+    assert error.level_tag == "error"
+    assert str(summary) == "0 templates activated."
 
 
 # -- message log actions -----------------------------------------------------------------
