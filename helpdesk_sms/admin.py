@@ -569,6 +569,49 @@ def _json_block(data: Any, secrets: list[str]) -> SafeString | str:
     return format_html('<pre style="white-space: pre-wrap">{}</pre>', text) if text else ""
 
 
+#: One time format on the message page and its timeline: to the second, in the site's zone.
+SECONDS_FORMAT = "Y-m-d H:i:s"
+
+
+def _to_the_second(value: Any) -> str:
+    """A datetime as the message page shows it; '' for none."""
+    return date_format(timezone.localtime(value), SECONDS_FORMAT) if value else ""
+
+
+def _seconds_field(name: str) -> Any:
+    """A read-only display of Message.``name`` to the second, under the field's own label.
+
+    Django shows a read-only datetime in DATETIME_FORMAT, minutes only by default: two
+    events in the same minute would look simultaneous, and the timeline shows seconds.
+    """
+    field = Message._meta.get_field(name)
+
+    @admin.display(description=getattr(field, "verbose_name", name), ordering=name)
+    def shown(self: Any, obj: Message) -> str:
+        return _to_the_second(getattr(obj, name)) or self.get_empty_value_display()
+
+    return shown
+
+
+#: Status -> badge colour. The badge always carries the status's text: colour only helps.
+STATUS_COLOURS: dict[str, str] = {
+    Status.SCHEDULED: "#5a6a75",
+    Status.QUEUED: "#5a6a75",
+    Status.SENDING: "#205067",
+    Status.ACCEPTED: "#205067",
+    Status.DELIVERED: "#2e7d32",
+    Status.UNDELIVERED: "#ba2121",
+    Status.EXPIRED: "#ba2121",
+    Status.FAILED: "#ba2121",
+    Status.UNKNOWN: "#a35200",
+    Status.CANCELED: "#6b6b6b",
+    Status.SUPPRESSED: "#6b6b6b",
+}
+
+#: Statuses whose row in the message list says why (the message was not sent).
+REASON_STATUSES = frozenset({Status.FAILED, Status.SUPPRESSED})
+
+
 class ReadOnlyLogAdmin(ModelAdmin[_M], Generic[_M]):
     """Records written by the system: viewable, never added or edited by hand."""
 
@@ -595,6 +638,7 @@ class MessageAdmin(ReadOnlyLogAdmin[Message]):
         "event",
         "ticket_id",
         "short_body",
+        "reason",
     )
     list_display_links = ("id", "created_at")
     list_filter = ("status", "provider", "event", "is_test", "created_at")
@@ -604,7 +648,26 @@ class MessageAdmin(ReadOnlyLogAdmin[Message]):
     actions = ["retry_failed", "cancel_pending"]
     # The page is view-only (see ReadOnlyLogAdmin), which shows every field read-only; only
     # the computed ones need naming here.
-    readonly_fields = ("status_label", "timeline")
+    readonly_fields = (
+        "status_label",
+        "timeline",
+        "status_changed",
+        "send_at_shown",
+        "next_attempt",
+        "claimed",
+        "request_started",
+        "submitted",
+        "created",
+        "updated",
+    )
+    status_changed = _seconds_field("status_changed_at")
+    send_at_shown = _seconds_field("send_at")
+    next_attempt = _seconds_field("next_attempt_at")
+    claimed = _seconds_field("claimed_at")
+    request_started = _seconds_field("request_started_at")
+    submitted = _seconds_field("submitted_at")
+    created = _seconds_field("created_at")
+    updated = _seconds_field("updated_at")
     fieldsets = (
         (
             None,
@@ -629,16 +692,16 @@ class MessageAdmin(ReadOnlyLogAdmin[Message]):
             {
                 "fields": (
                     "status_label",
-                    "status_changed_at",
+                    "status_changed",
                     "error_category",
                     "error_code",
                     "error_text",
                     "attempts",
-                    "send_at",
-                    "next_attempt_at",
-                    "claimed_at",
-                    "request_started_at",
-                    "submitted_at",
+                    "send_at_shown",
+                    "next_attempt",
+                    "claimed",
+                    "request_started",
+                    "submitted",
                     "provider_message_id",
                     "provider_job_id",
                 )
@@ -655,8 +718,8 @@ class MessageAdmin(ReadOnlyLogAdmin[Message]):
                     "ticket_type",
                     "ticket_id",
                     "idempotency_key",
-                    "created_at",
-                    "updated_at",
+                    "created",
+                    "updated",
                 )
             },
         ),
@@ -665,8 +728,18 @@ class MessageAdmin(ReadOnlyLogAdmin[Message]):
 
     @admin.display(description=_("status"), ordering="status")
     def status_label(self, obj: Message) -> str:
-        """The status, saying so where 'accepted' is as far as the gateway will ever tell."""
-        label = obj.get_status_display()
+        """The status, saying so where 'accepted' is as far as the gateway will ever tell.
+
+        A coloured badge with the status's text in it: readable without the colour.
+        """
+        label = format_html(
+            '<span class="hsms-status hsms-status-{}" style="display: inline-block; '
+            "padding: 1px 6px; border-radius: 3px; color: #fff; background: {}; "
+            'white-space: nowrap">{}</span>',
+            obj.status,
+            STATUS_COLOURS.get(obj.status, "#6b6b6b"),
+            obj.get_status_display(),
+        )
         if obj.is_test:
             return format_html(
                 '{} <span class="help" title="{}">({})</span>',
@@ -694,9 +767,20 @@ class MessageAdmin(ReadOnlyLogAdmin[Message]):
     def short_body(self, obj: Message) -> str:
         return Truncator(obj.body).chars(50)
 
+    @admin.display(description=_("reason"))
+    def reason(self, obj: Message) -> str:
+        """Why a failed or suppressed message was not sent, in short; the page has it all."""
+        if obj.status not in REASON_STATUSES:
+            return ""
+        text = obj.error_text or obj.error_category
+        if not text and obj.is_test:
+            return str(_("test mode: the gateway sent nothing"))
+        return Truncator(text).chars(60) if text else self.get_empty_value_display()
+
     @admin.display(description=_("events"))
     def timeline(self, obj: Message) -> SafeString:
-        events = list(obj.events.select_related("exchange").order_by("created_at", "pk"))
+        # Newest first: what happened last is what an operator looks for.
+        events = list(obj.events.select_related("exchange").order_by("-created_at", "-pk"))
         if not events:
             return format_html("<p>{}</p>", _("No events recorded."))
         secrets = obj.provider.secret_values() if obj.provider is not None else []
@@ -705,7 +789,7 @@ class MessageAdmin(ReadOnlyLogAdmin[Message]):
             "<tr><td>{}</td><td>{} &rarr; {}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             (
                 (
-                    timezone.localtime(event.created_at).strftime("%Y-%m-%d %H:%M:%S"),
+                    _to_the_second(event.created_at),
                     event.get_from_status_display() or "—",
                     event.get_to_status_display(),
                     event.get_source_display(),

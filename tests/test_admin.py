@@ -825,7 +825,90 @@ def test_message_changelist_names_each_column_for_what_it_shows(admin_client, on
         "Event",
         "Ticket id",
         "Text",
+        "Reason",
     ]
+
+
+# -- the message list and page: layout -------------------------------------------------
+
+LONG_REASON = "the gateway refused the number because " + "it is on the do-not-disturb list " * 4
+
+
+def changelist_row(html: str, message: Message) -> str:
+    """The HTML of one message's row in the changelist."""
+    start = html.index(f'value="{message.pk}"')
+    return html[start : html.index("</tr>", start)]
+
+
+def test_the_timeline_lists_the_newest_event_first(admin_client, memory_provider):
+    message = failed_message(memory_provider)
+
+    html = page(admin_client.get(url("message", "change", message.pk)))
+
+    refused = html.index("refused by the gateway")
+    claimed = html.index("claimed by the outbox")
+    queued = html.index("queued through send_sms")
+    assert refused < claimed < queued
+
+
+def test_the_message_page_shows_its_times_and_the_timeline_to_the_second(
+    admin_client, memory_provider
+):
+    message = failed_message(memory_provider)
+    created = timezone.make_aware(timezone.datetime(2026, 1, 2, 3, 4, 5))
+    Message.objects.filter(pk=message.pk).update(created_at=created)
+    message.events.update(created_at=created + timedelta(seconds=7))
+
+    html = page(admin_client.get(url("message", "change", message.pk)))
+
+    assert '<div class="readonly">2026-01-02 03:04:05</div>' in html  # the created field
+    assert "<td>2026-01-02 03:04:12</td>" in html  # the timeline
+    assert "3:04 a.m." not in html  # Django's default, minutes only
+
+
+def test_a_failed_message_row_shows_its_reason_truncated(admin_client, memory_provider):
+    message = failed_message(memory_provider)
+    Message.objects.filter(pk=message.pk).update(error_text=LONG_REASON)
+
+    row = changelist_row(page(admin_client.get(url("message", "changelist"))), message)
+
+    assert '<td class="field-reason">the gateway refused the number because it is on the' in row
+    assert "…</td>" in row
+    assert LONG_REASON.strip() not in row
+
+
+def test_a_suppressed_message_row_shows_its_reason(admin_client):
+    message = Message.objects.create(
+        recipient="",
+        body="Hi",
+        status=Status.SUPPRESSED,
+        error_category="no_recipient",
+        error_text="the customer has no phone number",
+    )
+
+    row = changelist_row(page(admin_client.get(url("message", "changelist"))), message)
+
+    assert '<td class="field-reason">the customer has no phone number</td>' in row
+
+
+def test_a_delivered_message_row_shows_no_reason(admin_client, memory_provider):
+    message = delivered_message(memory_provider)
+
+    row = changelist_row(page(admin_client.get(url("message", "changelist"))), message)
+
+    assert '<td class="field-reason">-</td>' in row  # the admin's empty value
+
+
+def test_the_status_is_a_coloured_badge_that_carries_its_text(admin_client, memory_provider):
+    failed = failed_message(memory_provider)
+    delivered = delivered_message(memory_provider)
+
+    html = page(admin_client.get(url("message", "changelist")))
+
+    failed_badge = changelist_row(html, failed).split('class="hsms-status hsms-status-failed"')[1]
+    delivered_badge = changelist_row(html, delivered).split("hsms-status-delivered")[1]
+    assert "background: #ba2121" in failed_badge and ">failed</span>" in failed_badge
+    assert "background: #2e7d32" in delivered_badge and ">delivered</span>" in delivered_badge
 
 
 # -- provider actions ------------------------------------------------------------------

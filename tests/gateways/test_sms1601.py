@@ -401,7 +401,7 @@ def test_the_message_log_filters_tests_and_labels_them(sms1601_provider, admin_c
 
     html = response.content.decode()
     assert [m.pk for m in response.context["cl"].result_list] == [tested.pk]
-    assert "suppressed <span" in html and "(test: not sent)</span>" in html
+    assert ">suppressed</span> <span" in html and "(test: not sent)</span>" in html
 
 
 @pytest.mark.parametrize(("value", "sent"), [(True, "ja"), (False, "nee")])
