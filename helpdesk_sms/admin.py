@@ -47,6 +47,7 @@ from .models import (
     MessageEvent,
     NotificationTemplate,
     Provider,
+    ProviderPrice,
     RecipientGroup,
     SenderID,
 )
@@ -137,6 +138,16 @@ class SenderIDInline(TabularInline[SenderID, Provider]):
     show_change_link = True
 
 
+class ProviderPriceInline(TabularInline[ProviderPrice, Provider]):
+    """Prices per destination country: a number in one of these regions costs this instead."""
+
+    model = ProviderPrice
+    fields = ("region", "price_per_part")
+    extra = 0
+    verbose_name = _("price for one destination country")
+    verbose_name_plural = _("prices per destination country (override the price per part)")
+
+
 @admin.register(Provider)
 class ProviderAdmin(ModelAdmin[Provider]):
     form = ProviderAdminForm
@@ -159,7 +170,7 @@ class ProviderAdmin(ModelAdmin[Provider]):
         "created_at",
         "updated_at",
     )
-    inlines = [SenderIDInline]
+    inlines = [SenderIDInline, ProviderPriceInline]
     actions = ["check_balance", "send_test_sms"]
     fieldsets = (
         (None, {"fields": ("name", "gateway", "is_active", "priority")}),
@@ -198,6 +209,7 @@ class ProviderAdmin(ModelAdmin[Provider]):
             _("Delivery reports pushed by the gateway"),
             {"fields": ("callback_secrets", "clear_callback_secrets", "callback_url")},
         ),
+        (_("Prices"), {"fields": ("price_per_part", "currency")}),
         (_("Balance"), {"fields": ("low_balance_threshold",)}),
         (_("History"), {"fields": ("created_at", "updated_at"), "classes": ("collapse",)}),
     )

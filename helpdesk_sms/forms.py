@@ -113,6 +113,8 @@ class ProviderAdminForm(ModelForm[Provider]):
             "default_sender",
             "options",
             "low_balance_threshold",
+            "price_per_part",
+            "currency",
         )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
