@@ -33,6 +33,7 @@ from .exceptions import SmsInputError
 from .forms import (
     SECRET_FIELDS,
     ProviderAdminForm,
+    ProviderPriceFormSet,
     SenderIDInlineForm,
     SenderIDInlineFormSet,
     TestSmsForm,
@@ -142,6 +143,7 @@ class ProviderPriceInline(TabularInline[ProviderPrice, Provider]):
     """Prices per destination country: a number in one of these regions costs this instead."""
 
     model = ProviderPrice
+    formset = ProviderPriceFormSet
     fields = ("region", "price_per_part")
     extra = 0
     verbose_name = _("price for one destination country")

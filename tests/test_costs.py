@@ -5,9 +5,14 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from helpdesk_sms.models import Provider, ProviderPrice
+from helpdesk_sms.api import send_sms
+from helpdesk_sms.models import Message, Provider, ProviderPrice
+from helpdesk_sms.states import Status
+from project.demo.models import Ticket
 from tests.test_admin import provider_form_data
 
 pytestmark = pytest.mark.django_db
@@ -94,3 +99,88 @@ def test_provider_admin_refuses_a_region_that_is_not_two_letters(admin_client, m
 
     assert response.status_code == 200
     assert not ProviderPrice.objects.exists()
+
+
+def test_provider_admin_refuses_prices_per_country_without_a_currency(
+    admin_client, memory_provider
+):
+    data = provider_form_data(
+        memory_provider,
+        **{"prices-TOTAL_FORMS": "1", "prices-0-region": "IN", "prices-0-price_per_part": "1"},
+    )
+
+    response = admin_client.post(change_url(memory_provider), data)
+
+    assert response.status_code == 200
+    assert "set the currency" in str(
+        response.context["inline_admin_formsets"][1].formset.non_form_errors()
+    )
+    assert not ProviderPrice.objects.exists()
+
+
+# -- the estimate, at compose ------------------------------------------------------------
+
+INDIA = "+919812345678"
+NETHERLANDS = "+31612345678"
+LONG_TEXT = "x" * 161  # two GSM-7 parts
+
+
+@pytest.fixture
+def priced_provider(memory_provider):
+    """0.0035 EUR a part, 0.07 to Dutch numbers."""
+    memory_provider.price_per_part = Decimal("0.0035")
+    memory_provider.currency = "EUR"
+    memory_provider.save()
+    ProviderPrice.objects.create(
+        provider=memory_provider, region="NL", price_per_part=Decimal("0.07")
+    )
+    return memory_provider
+
+
+def test_a_message_is_estimated_at_its_parts_times_the_price(priced_provider):
+    [message] = send_sms(INDIA, LONG_TEXT)
+
+    stored = Message.objects.get(pk=message.pk)
+    assert (stored.parts, stored.estimated_cost, stored.currency) == (2, Decimal("0.0070"), "EUR")
+    assert stored.cost is None  # not billed before the gateway accepts it
+
+
+def test_a_number_in_a_country_with_its_own_price_is_estimated_at_that_price(priced_provider):
+    messages = send_sms([INDIA, NETHERLANDS], "Hello")
+
+    estimates = {m.recipient: m.estimated_cost for m in messages}
+    stored = dict(Message.objects.values_list("recipient", "estimated_cost"))
+    assert estimates == stored == {INDIA: Decimal("0.0035"), NETHERLANDS: Decimal("0.0700")}
+
+
+def test_a_provider_without_prices_leaves_the_estimate_empty(memory_provider):
+    [message] = send_sms(INDIA, "Hello")
+
+    stored = Message.objects.get(pk=message.pk)
+    assert (stored.estimated_cost, stored.currency) == (None, "")
+
+
+def test_prices_are_read_once_however_many_numbers(priced_provider):
+    numbers = [f"+9198123456{i:02d}" for i in range(20)]
+
+    with CaptureQueriesContext(connection) as queries:
+        send_sms(numbers, "Hello")
+
+    price_reads = [q for q in queries if "helpdesk_sms_providerprice" in q["sql"]]
+    assert len(price_reads) == 1
+
+
+def test_a_template_message_is_estimated_too(priced_provider, shipped_templates):
+    Ticket.objects.create(title="Printer", customer_name="Ravi", customer_phone=NETHERLANDS)
+
+    [message] = Message.objects.all()
+    assert message.estimated_cost == Decimal("0.0700") * message.parts
+    assert message.currency == "EUR"
+
+
+def test_a_suppressed_template_message_has_no_estimate(priced_provider, shipped_templates):
+    Ticket.objects.create(title="Printer", customer_name="Ravi", customer_phone="")
+
+    [message] = Message.objects.all()
+    assert message.status == Status.SUPPRESSED
+    assert message.estimated_cost is None
