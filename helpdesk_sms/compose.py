@@ -309,7 +309,11 @@ class Composer:
             body=body,
             encoding=info.encoding,
             parts=info.parts,
-            estimated_cost=self.prices.estimate(info.parts, recipient),
+            # A gateway-side group's size is the gateway's to know: its members are
+            # estimated and billed one by one when it accepts (outbox._record_group_members).
+            estimated_cost=(
+                None if group is not None else self.prices.estimate(info.parts, recipient)
+            ),
             currency=self.prices.currency,
             provider=self.provider,
             sender=self.route.sender,

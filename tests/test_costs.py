@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
+from helpdesk_sms import outbox
 from helpdesk_sms.api import send_sms
-from helpdesk_sms.models import Message, Provider, ProviderPrice
+from helpdesk_sms.gateways.base import ErrorCategory, GatewayError
+from helpdesk_sms.gateways.memory import MemoryGateway
+from helpdesk_sms.models import Message, Provider, ProviderPrice, RecipientGroup
 from helpdesk_sms.states import Status
 from project.demo.models import Ticket
 from tests.test_admin import provider_form_data
@@ -184,3 +189,95 @@ def test_a_suppressed_template_message_has_no_estimate(priced_provider, shipped_
     [message] = Message.objects.all()
     assert message.status == Status.SUPPRESSED
     assert message.estimated_cost is None
+
+
+# -- the final cost, when the gateway accepts ----------------------------------------------
+
+
+def price(provider: Provider, per_part: str, currency: str = "INR", **regions: str) -> None:
+    provider.price_per_part = Decimal(per_part)
+    provider.currency = currency
+    provider.save()
+    for region, value in regions.items():
+        ProviderPrice.objects.create(provider=provider, region=region, price_per_part=value)
+
+
+def test_a_message_the_gateway_accepts_costs_its_parts_times_the_price(canlog_provider, canlog_sim):
+    price(canlog_provider, "0.1500")
+    [message] = send_sms(INDIA, LONG_TEXT)
+
+    outbox.dispatch()
+
+    message.refresh_from_db()
+    assert message.status == Status.ACCEPTED
+    assert (message.cost, message.currency) == (Decimal("0.3000"), "INR")
+
+
+def test_messages_accepted_in_one_request_each_cost_their_own_price(memory_provider):
+    price(memory_provider, "0.0035", "EUR", NL="0.0700")
+    send_sms([INDIA, NETHERLANDS], "Hello")
+
+    outbox.dispatch()
+
+    assert len(MemoryGateway.outbox) == 1  # one request for both
+    assert dict(Message.objects.values_list("recipient", "cost")) == {
+        INDIA: Decimal("0.0035"),
+        NETHERLANDS: Decimal("0.0700"),
+    }
+
+
+def test_a_message_the_gateway_refuses_costs_nothing(memory_provider):
+    price(memory_provider, "0.15")
+    [message] = send_sms(INDIA, "Hello")
+    MemoryGateway.fail_next.append(GatewayError(ErrorCategory.INVALID_RECIPIENT, "bad number"))
+
+    outbox.dispatch()
+
+    message.refresh_from_db()
+    assert message.status == Status.FAILED
+    assert message.cost is None
+    assert message.estimated_cost == Decimal("0.15")
+
+
+def test_a_test_mode_message_costs_nothing(sms1601_provider, sms1601_sim):
+    sms1601_provider.options = {"test_mode": "ja"}
+    price(sms1601_provider, "0.0700", "EUR")
+    [message] = send_sms(NETHERLANDS, "Hallo")
+
+    outbox.dispatch()
+
+    message.refresh_from_db()
+    assert (message.status, message.is_test) == (Status.SUPPRESSED, True)
+    assert message.cost is None
+
+
+def test_each_member_of_a_group_send_is_billed_at_its_countrys_price(canlog_provider, canlog_sim):
+    price(canlog_provider, "0.5000", "INR", IN="0.1500")
+    group = RecipientGroup.objects.create(
+        name="Field team", provider=canlog_provider, provider_group_id="7"
+    )
+    [group_send] = send_sms(None, "Site visit at 10", group=group)
+
+    outbox.dispatch()
+
+    members = Message.objects.filter(parent=group_send)
+    assert (
+        list(members.values_list("estimated_cost", "cost", "currency"))
+        == [(Decimal("0.1500"), Decimal("0.1500"), "INR")] * 2
+    )
+    group_send.refresh_from_db()
+    assert (group_send.estimated_cost, group_send.cost) == (None, None)  # billed per member
+
+
+def test_a_held_message_withdrawn_from_the_gateway_costs_nothing(memory_provider):
+    memory_provider.options = {"scheduling": "gateway"}
+    price(memory_provider, "0.15")
+    [message] = send_sms(INDIA, "Later", send_at=timezone.now() + timedelta(hours=2))
+    outbox.dispatch()
+    message.refresh_from_db()
+    assert message.cost == Decimal("0.15")
+
+    assert outbox.cancel(message)
+
+    message.refresh_from_db()
+    assert (message.status, message.cost) == (Status.CANCELED, None)
