@@ -11,12 +11,17 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from helpdesk_sms import outbox
+from helpdesk_sms import outbox, reports
 from helpdesk_sms.api import send_sms
-from helpdesk_sms.gateways.base import ErrorCategory, GatewayError
+from helpdesk_sms.gateways.base import (
+    DeliveryReport,
+    DeliveryStatus,
+    ErrorCategory,
+    GatewayError,
+)
 from helpdesk_sms.gateways.memory import MemoryGateway
 from helpdesk_sms.models import Message, Provider, ProviderPrice, RecipientGroup
-from helpdesk_sms.states import Status
+from helpdesk_sms.states import Source, Status
 from project.demo.models import Ticket
 from tests.test_admin import provider_form_data
 
@@ -281,3 +286,18 @@ def test_a_held_message_withdrawn_from_the_gateway_costs_nothing(memory_provider
 
     message.refresh_from_db()
     assert (message.status, message.cost) == (Status.CANCELED, None)
+
+
+def test_an_unknown_message_a_report_proves_delivered_is_billed(memory_provider):
+    price(memory_provider, "0.15")
+    [message] = send_sms(INDIA, "Hello")
+    MemoryGateway.fail_next.append(GatewayError(ErrorCategory.AMBIGUOUS, "read timeout"))
+    outbox.dispatch()
+    message.refresh_from_db()
+    assert (message.status, message.cost) == (Status.UNKNOWN, None)
+
+    report = DeliveryReport("", DeliveryStatus.DELIVERED, ref=message.pk)
+    reports.apply_reports(memory_provider, [report], source=Source.WEBHOOK)
+
+    message.refresh_from_db()
+    assert (message.status, message.cost) == (Status.DELIVERED, Decimal("0.15"))
