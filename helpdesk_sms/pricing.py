@@ -57,3 +57,11 @@ class PriceList:
     @property
     def has_prices(self) -> bool:
         return self.default is not None or bool(self.by_region)
+
+
+def format_cost(amount: Decimal, currency: str = "") -> str:
+    """``0.0035 EUR``, ``0.30 INR``: at least two decimals, no trailing zeros beyond them."""
+    shown = amount.normalize()
+    if shown.as_tuple().exponent > -2:  # type: ignore[operator]
+        shown = amount.quantize(Decimal("0.01"))
+    return f"{shown:f} {currency}".strip()

@@ -637,6 +637,7 @@ def test_message_changelist_names_each_column_for_what_it_shows(admin_client, on
         "Status",
         "Provider",
         "Parts",
+        "Cost",
         "Event",
         "Ticket id",
         "Text",

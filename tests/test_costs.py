@@ -301,3 +301,109 @@ def test_an_unknown_message_a_report_proves_delivered_is_billed(memory_provider)
 
     message.refresh_from_db()
     assert (message.status, message.cost) == (Status.DELIVERED, Decimal("0.15"))
+
+
+# -- the admin -----------------------------------------------------------------------------
+
+
+def message_list(client, **filters: str):
+    return client.get(reverse("admin:helpdesk_sms_message_changelist"), filters)
+
+
+def row_of(response, message: Message) -> dict[str, str]:
+    """The list's cells for ``message``, by column name."""
+    cl = response.context["cl"]
+    obj = next(m for m in cl.result_list if m.pk == message.pk)
+    admin = cl.model_admin
+    return {
+        "parts": str(admin.parts_shown(obj)),
+        "cost": str(admin.cost_shown(obj)),
+    }
+
+
+def test_the_message_list_shows_what_an_accepted_message_cost(admin_client, memory_provider):
+    price(memory_provider, "0.1500")
+    [message] = send_sms(INDIA, LONG_TEXT)
+    outbox.dispatch()
+
+    response = message_list(admin_client)
+
+    assert row_of(response, message) == {"parts": "2", "cost": "0.30 INR"}
+    assert "0.30 INR" in response.content.decode()
+
+
+def test_the_message_list_shows_a_queued_messages_estimate(admin_client, memory_provider):
+    price(memory_provider, "0.0035", "EUR")
+    [message] = send_sms(INDIA, "Hello")
+
+    response = message_list(admin_client)
+
+    assert row_of(response, message)["cost"] == "≈ 0.0035 EUR"
+
+
+def test_a_suppressed_message_shows_no_parts_and_costs_nothing(
+    admin_client, priced_provider, shipped_templates
+):
+    Ticket.objects.create(title="Printer", customer_name="Ravi", customer_phone="")
+    [message] = Message.objects.all()
+
+    response = message_list(admin_client)
+
+    assert row_of(response, message) == {"parts": "-", "cost": "0.00"}
+
+
+def test_a_refused_message_shows_no_parts_and_costs_nothing(admin_client, memory_provider):
+    price(memory_provider, "0.15")
+    [message] = send_sms(INDIA, "Hello")
+    MemoryGateway.fail_next.append(GatewayError(ErrorCategory.INVALID_RECIPIENT, "bad number"))
+    outbox.dispatch()
+
+    response = message_list(admin_client)
+
+    assert row_of(response, message) == {"parts": "-", "cost": "0.00 INR"}
+
+
+def test_the_message_page_shows_the_estimated_and_the_final_cost(admin_client, memory_provider):
+    price(memory_provider, "0.1500")
+    [message] = send_sms(INDIA, LONG_TEXT)
+    outbox.dispatch()
+
+    response = admin_client.get(reverse("admin:helpdesk_sms_message_change", args=[message.pk]))
+
+    fields = {
+        line.field["name"]: line.contents()
+        for fieldset in response.context["adminform"]
+        for row in fieldset
+        for line in row
+        if hasattr(line, "contents")
+    }
+    assert fields["estimated_cost_shown"] == "0.30 INR"
+    assert fields["cost_shown"] == "0.30 INR"
+
+
+def test_the_message_list_totals_the_cost_of_the_current_filter(admin_client, memory_provider):
+    price(memory_provider, "0.0035", "EUR", NL="0.0700")
+    send_sms([INDIA, NETHERLANDS], "Hello")
+    outbox.dispatch()
+    [failed] = send_sms(INDIA, "Refused")
+    MemoryGateway.fail_next.append(GatewayError(ErrorCategory.INVALID_RECIPIENT, "bad number"))
+    outbox.dispatch()
+
+    everything = message_list(admin_client)
+    only_failed = message_list(admin_client, status__exact=Status.FAILED)
+
+    assert everything.context["cost_totals"] == ["0.0735 EUR"]
+    assert "Total cost of the messages this filter shows: 0.0735 EUR" in everything.content.decode()
+    assert only_failed.context["cost_totals"] == ["0.00 EUR"]
+
+
+def test_the_message_list_total_is_one_query_however_many_messages(admin_client, memory_provider):
+    price(memory_provider, "0.0035", "EUR")
+    send_sms([f"+9198123456{i:02d}" for i in range(30)], "Hello")
+    outbox.dispatch()
+
+    with CaptureQueriesContext(connection) as queries:
+        message_list(admin_client)
+
+    totals = [q for q in queries if 'SUM("helpdesk_sms_message"."cost")' in q["sql"]]
+    assert len(totals) == 1
