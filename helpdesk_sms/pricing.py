@@ -54,6 +54,10 @@ class PriceList:
         price = self.price(e164)
         return None if price is None else price * parts
 
+    def for_region(self, region: str) -> Decimal | None:
+        """The price of one part to numbers in ``region`` (the default price elsewhere)."""
+        return self.by_region.get(region.upper(), self.default)
+
     @property
     def has_prices(self) -> bool:
         return self.default is not None or bool(self.by_region)

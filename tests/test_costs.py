@@ -20,7 +20,13 @@ from helpdesk_sms.gateways.base import (
     GatewayError,
 )
 from helpdesk_sms.gateways.memory import MemoryGateway
-from helpdesk_sms.models import Message, Provider, ProviderPrice, RecipientGroup
+from helpdesk_sms.models import (
+    Message,
+    NotificationTemplate,
+    Provider,
+    ProviderPrice,
+    RecipientGroup,
+)
 from helpdesk_sms.states import Source, Status
 from project.demo.models import Ticket
 from tests.test_admin import provider_form_data
@@ -407,3 +413,44 @@ def test_the_message_list_total_is_one_query_however_many_messages(admin_client,
 
     totals = [q for q in queries if 'SUM("helpdesk_sms_message"."cost")' in q["sql"]]
     assert len(totals) == 1
+
+
+# -- the template preview ------------------------------------------------------------------
+
+
+def template_page(client, provider: Provider | None, body: str) -> str:
+    template = NotificationTemplate.objects.create(
+        name="Ack", event="ticket_created", audience="customer", body=body, provider=provider
+    )
+    url = reverse("admin:helpdesk_sms_notificationtemplate_change", args=[template.pk])
+    return client.get(url).content.decode()
+
+
+def test_the_template_preview_says_what_a_ticket_costs_on_its_provider(
+    admin_client, memory_provider
+):
+    price(memory_provider, "0.0035", "EUR")
+
+    html = template_page(admin_client, memory_provider, "{{ ticket.title }} " * 10)
+
+    assert (
+        "This template costs about 0.007 EUR per ticket on provider Memory "
+        "(2 parts × 0.0035 EUR)." in html
+    )
+
+
+def test_the_template_preview_uses_the_price_of_the_providers_region(admin_client, memory_provider):
+    memory_provider.default_region = "NL"
+    price(memory_provider, "0.0035", "EUR", NL="0.0700", IN="0.0020")
+
+    html = template_page(admin_client, None, "Ticket {{ ticket.pk }}")  # the preferred provider
+
+    assert "costs about 0.07 EUR per ticket on provider Memory (1 part × 0.07 EUR)." in html
+    assert "Numbers in IN are priced differently." in html
+
+
+def test_the_template_preview_says_nothing_of_cost_without_a_price(admin_client, memory_provider):
+    html = template_page(admin_client, memory_provider, "Ticket {{ ticket.pk }}")
+
+    assert "SMS parts: 1" in html
+    assert "costs about" not in html
