@@ -11,12 +11,13 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Generic, TypedDict, TypeVar
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.db import models, transaction
-from django.db.models import Count, OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models import Count, OuterRef, Prefetch, QuerySet, Subquery, Sum
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -33,6 +34,7 @@ from .exceptions import SmsInputError
 from .forms import (
     SECRET_FIELDS,
     ProviderAdminForm,
+    ProviderPriceFormSet,
     SenderIDInlineForm,
     SenderIDInlineFormSet,
     TestSmsForm,
@@ -47,10 +49,12 @@ from .models import (
     MessageEvent,
     NotificationTemplate,
     Provider,
+    ProviderPrice,
     RecipientGroup,
     SenderID,
 )
 from .preview import preview_html
+from .pricing import format_cost
 from .states import Status
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -137,6 +141,17 @@ class SenderIDInline(TabularInline[SenderID, Provider]):
     show_change_link = True
 
 
+class ProviderPriceInline(TabularInline[ProviderPrice, Provider]):
+    """Prices per destination country: a number in one of these regions costs this instead."""
+
+    model = ProviderPrice
+    formset = ProviderPriceFormSet
+    fields = ("region", "price_per_part")
+    extra = 0
+    verbose_name = _("price for one destination country")
+    verbose_name_plural = _("prices per destination country (override the price per part)")
+
+
 @admin.register(Provider)
 class ProviderAdmin(ModelAdmin[Provider]):
     form = ProviderAdminForm
@@ -159,7 +174,7 @@ class ProviderAdmin(ModelAdmin[Provider]):
         "created_at",
         "updated_at",
     )
-    inlines = [SenderIDInline]
+    inlines = [SenderIDInline, ProviderPriceInline]
     actions = ["check_balance", "send_test_sms"]
     fieldsets = (
         (None, {"fields": ("name", "gateway", "is_active", "priority")}),
@@ -198,6 +213,7 @@ class ProviderAdmin(ModelAdmin[Provider]):
             _("Delivery reports pushed by the gateway"),
             {"fields": ("callback_secrets", "clear_callback_secrets", "callback_url")},
         ),
+        (_("Prices"), {"fields": ("price_per_part", "currency")}),
         (_("Balance"), {"fields": ("low_balance_threshold",)}),
         (_("History"), {"fields": ("created_at", "updated_at"), "classes": ("collapse",)}),
     )
@@ -626,6 +642,22 @@ class ReadOnlyLogAdmin(ModelAdmin[_M], Generic[_M]):
         return _superuser_only_delete(request)
 
 
+#: A message in one of these states never went out: no parts sent, nothing billed.
+NOT_SENT = frozenset({Status.SUPPRESSED, Status.FAILED, Status.CANCELED})
+
+
+def cost_totals(messages: QuerySet[Message]) -> list[str]:
+    """The billed cost of ``messages``, one total per currency: one aggregate query."""
+    rows = (
+        messages.order_by()
+        .exclude(currency="")
+        .values("currency")
+        .annotate(total=Sum("cost"))
+        .order_by("currency")
+    )
+    return [format_cost(row["total"] or Decimal(0), row["currency"]) for row in rows]
+
+
 @admin.register(Message)
 class MessageAdmin(ReadOnlyLogAdmin[Message]):
     list_display = (
@@ -634,7 +666,8 @@ class MessageAdmin(ReadOnlyLogAdmin[Message]):
         "to",
         "status_label",
         "provider",
-        "parts",
+        "parts_shown",
+        "cost_shown",
         "event",
         "ticket_id",
         "short_body",
@@ -650,6 +683,9 @@ class MessageAdmin(ReadOnlyLogAdmin[Message]):
     # the computed ones need naming here.
     readonly_fields = (
         "status_label",
+        "parts_shown",
+        "estimated_cost_shown",
+        "cost_shown",
         "timeline",
         "status_changed",
         "send_at_shown",
@@ -677,7 +713,9 @@ class MessageAdmin(ReadOnlyLogAdmin[Message]):
                     "group",
                     "body",
                     "encoding",
-                    "parts",
+                    "parts_shown",
+                    "estimated_cost_shown",
+                    "cost_shown",
                     "provider",
                     "sender",
                     "flash",
@@ -756,6 +794,40 @@ class MessageAdmin(ReadOnlyLogAdmin[Message]):
                     _("final: this gateway does not report delivery"),
                 )
         return label
+
+    @admin.display(description=_("parts"), ordering="parts")
+    def parts_shown(self, obj: Message) -> int | str:
+        """The parts sent; a message that never went out has none to show (not "1")."""
+        if obj.status in NOT_SENT:
+            return self.get_empty_value_display()
+        return obj.parts
+
+    @admin.display(description=_("cost"), ordering="cost")
+    def cost_shown(self, obj: Message) -> str:
+        """What it was billed; nothing for one never sent; its estimate while on its way."""
+        if obj.cost is not None:
+            return format_cost(obj.cost, obj.currency)
+        if obj.status in NOT_SENT:
+            return format_cost(Decimal(0), obj.currency)
+        if obj.estimated_cost is not None:
+            return "≈ " + format_cost(obj.estimated_cost, obj.currency)
+        return self.get_empty_value_display()
+
+    @admin.display(description=_("estimated cost"))
+    def estimated_cost_shown(self, obj: Message) -> str:
+        if obj.estimated_cost is None:
+            return self.get_empty_value_display()
+        return format_cost(obj.estimated_cost, obj.currency)
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        """The list, with the total cost of the messages the current filter shows."""
+        response = super().changelist_view(request, extra_context)
+        context = getattr(response, "context_data", None)
+        if context is not None and "cl" in context:
+            context["cost_totals"] = cost_totals(context["cl"].queryset)
+        return response
 
     @admin.display(description=_("recipient"), ordering="recipient")
     def to(self, obj: Message) -> str:

@@ -143,9 +143,11 @@ class SentMessages(Sequence[Message]):
             self._common = {
                 f.attname: getattr(sample, f.attname)
                 for f in Message._meta.concrete_fields
-                if f.attname not in ("id", "recipient", "created_at", "updated_at")
+                if f.attname
+                not in ("id", "recipient", "created_at", "updated_at", "estimated_cost")
             }
             self._provider = composer.provider
+            self._prices = composer.prices
 
     def keep(self, message: Message) -> None:
         self._kept.append(message)
@@ -158,6 +160,8 @@ class SentMessages(Sequence[Message]):
         message = Message(
             id=pk, recipient=recipient, created_at=created_at, updated_at=updated_at, **self._common
         )
+        # Per number: a price per country makes two numbers' estimates differ.
+        message.estimated_cost = self._prices.estimate(message.parts, recipient)
         message.provider = self._provider
         message._state.adding = False
         message._state.db = Message.objects.db

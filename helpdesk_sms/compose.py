@@ -33,6 +33,7 @@ from .exceptions import (
 from .gateways.base import Capability, Gateway
 from .models import Message, MessageEvent, Provider, RecipientGroup, SenderID
 from .phones import PhoneNumberError, check_allowed, normalize
+from .pricing import PriceList
 from .states import Source, Status
 
 #: A send_at this far in the past still counts as "now" (clock skew, slow forms).
@@ -201,6 +202,7 @@ class Composer:
     allowed: list[str] = field(default_factory=list)
     gateway_options: dict[str, str] = field(default_factory=dict)
     _texts: dict[str, sms_text.TextInfo] = field(default_factory=dict, repr=False)
+    _prices: PriceList | None = field(default=None, repr=False)
 
     @classmethod
     def start(
@@ -253,6 +255,13 @@ class Composer:
     def label(self) -> str:
         return self.route.gateway_class.verbose_name or self.provider.gateway
 
+    @property
+    def prices(self) -> PriceList:
+        """The provider's prices, read on first use: at most one query per composer."""
+        if self._prices is None:
+            self._prices = PriceList.for_provider(self.provider)
+        return self._prices
+
     def text(self, body: str) -> sms_text.TextInfo:
         """Encoding and parts of ``body``, checked once per distinct text."""
         info = self._texts.get(body)
@@ -300,6 +309,12 @@ class Composer:
             body=body,
             encoding=info.encoding,
             parts=info.parts,
+            # A gateway-side group's size is the gateway's to know: its members are
+            # estimated and billed one by one when it accepts (outbox._record_group_members).
+            estimated_cost=(
+                None if group is not None else self.prices.estimate(info.parts, recipient)
+            ),
+            currency=self.prices.currency,
             provider=self.provider,
             sender=self.route.sender,
             flash=self.flash,

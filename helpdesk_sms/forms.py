@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 
 from .exceptions import SmsInputError
 from .gateways import registry
-from .models import Provider, SenderID
+from .models import Provider, ProviderPrice, SenderID
 
 if TYPE_CHECKING:  # pragma: no cover
     from django_stubs_ext import StrOrPromise
@@ -62,6 +62,25 @@ def _secret_field(label: StrOrPromise, *, strip: bool) -> forms.CharField:
         # browser, not even after a validation error.
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
     )
+
+
+class ProviderPriceFormSet(InlineFormSet[ProviderPrice, Provider, ModelForm[ProviderPrice]]):
+    """Per-country prices are in the provider's currency: refused while it has none."""
+
+    def clean(self) -> None:
+        super().clean()
+        priced = any(
+            form.cleaned_data and not form.cleaned_data.get("DELETE")
+            for form in self.forms
+            if hasattr(form, "cleaned_data")
+        )
+        if priced and not self.instance.currency:
+            raise forms.ValidationError(
+                _(
+                    "Prices per country are in the provider's currency: set the currency "
+                    "(ISO 4217 code, e.g. INR) under Prices."
+                )
+            )
 
 
 class ProviderAdminForm(ModelForm[Provider]):
@@ -114,6 +133,8 @@ class ProviderAdminForm(ModelForm[Provider]):
             "default_sender",
             "options",
             "low_balance_threshold",
+            "price_per_part",
+            "currency",
         )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -52,6 +52,22 @@ def _validate_timezone(value: str) -> None:
         ) from None
 
 
+def _validate_currency(value: str) -> None:
+    if len(value) != 3 or not value.isascii() or not value.isalpha():
+        raise ValidationError(
+            _("%(value)s is not an ISO 4217 currency code (three capital letters, e.g. INR)."),
+            params={"value": value},
+        )
+
+
+def _validate_region(value: str) -> None:
+    if len(value) != 2 or not value.isascii() or not value.isalpha():
+        raise ValidationError(
+            _("%(value)s is not a two-letter region code (e.g. IN, NG, NL)."),
+            params={"value": value},
+        )
+
+
 #: The longest API key or password accepted (as typed, before encryption).
 CREDENTIAL_MAX_LENGTH = 255
 
@@ -170,6 +186,24 @@ class Provider(models.Model):
             "Comma-separated regions this provider may text (e.g. 'IN,NP'); empty for any. "
             "A number elsewhere is refused: protection against SMS pumping."
         ),
+    )
+    price_per_part = models.DecimalField(
+        _("price per SMS part"),
+        max_digits=12,  # prices like 0.0035 a part; totals up to 99,999,999.9999
+        decimal_places=4,
+        null=True,
+        blank=True,
+        help_text=_(
+            "What the gateway charges for one SMS part, in the currency below; empty when "
+            "unknown (costs are then not shown). Per-country prices below take precedence."
+        ),
+    )
+    currency = models.CharField(
+        _("currency"),
+        max_length=3,
+        blank=True,
+        validators=[_validate_currency],
+        help_text=_("ISO 4217 code of the prices, e.g. INR, EUR, NGN."),
     )
     callback_secrets = EncryptedTextField(
         _("callback secrets"),
@@ -318,11 +352,56 @@ class Provider(models.Model):
             raise ValidationError(
                 {"default_region": _("Use a two-letter region code such as IN, NG, AZ or NL.")}
             )
+        if self.currency:
+            self.currency = self.currency.strip().upper()
+        if self.price_per_part is not None and not self.currency:
+            raise ValidationError(
+                {"currency": _("Give the currency of the price (ISO 4217 code, e.g. INR).")}
+            )
         sender = self.default_sender if self.default_sender_id else None
         if sender is not None and sender.provider_id != self.pk:
             raise ValidationError(
                 {"default_sender": _("The default sender must belong to this provider.")}
             )
+
+
+class ProviderPrice(models.Model):
+    """The price of one SMS part to numbers of one destination country, on one provider."""
+
+    provider = models.ForeignKey(
+        Provider,
+        verbose_name=_("provider"),
+        on_delete=models.CASCADE,
+        related_name="prices",
+        help_text=_("The gateway account the price is for."),
+    )
+    region = models.CharField(
+        _("destination country"),
+        max_length=2,
+        validators=[_validate_region],
+        help_text=_("Two-letter region code of the numbers this price is for (IN, NG, NL…)."),
+    )
+    price_per_part = models.DecimalField(
+        _("price per SMS part"),
+        max_digits=12,  # prices like 0.0035 a part; totals up to 99,999,999.9999
+        decimal_places=4,
+        help_text=_("In the provider's currency."),
+    )
+
+    class Meta:
+        verbose_name = _("price per country")
+        verbose_name_plural = _("prices per country")
+        ordering = ("provider", "region")
+        constraints = [
+            models.UniqueConstraint(fields=["provider", "region"], name="hsms_price_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.region}: {self.price_per_part}"
+
+    def clean(self) -> None:
+        super().clean()
+        self.region = (self.region or "").strip().upper()
 
 
 class SenderID(models.Model):
@@ -637,6 +716,28 @@ class Message(models.Model):
     )
     parts = models.PositiveSmallIntegerField(
         _("parts"), default=1, help_text=_("SMS parts billed by the gateway.")
+    )
+    estimated_cost = models.DecimalField(
+        _("estimated cost"),
+        max_digits=12,  # prices like 0.0035 a part; totals up to 99,999,999.9999
+        decimal_places=4,
+        null=True,
+        blank=True,
+        help_text=_("Parts × the provider's price when it was composed; empty without a price."),
+    )
+    cost = models.DecimalField(
+        _("cost"),
+        max_digits=12,  # prices like 0.0035 a part; totals up to 99,999,999.9999
+        decimal_places=4,
+        null=True,
+        blank=True,
+        help_text=_(
+            "What the gateway billed, set when it accepted the message: the parts sent × the "
+            "price (no gateway reports a charged amount). Never set for a message not sent."
+        ),
+    )
+    currency = models.CharField(
+        _("currency"), max_length=3, blank=True, help_text=_("ISO 4217 code of the costs.")
     )
     provider = models.ForeignKey(
         Provider,

@@ -43,6 +43,7 @@ from .gateways.base import (
     SendOutcome,
 )
 from .models import GatewayExchange, Message, MessageEvent, Provider
+from .pricing import PriceList
 from .states import Source, Status
 from .transitions import Expr, Outcome, apply_outcomes, move, move_where, update_returning
 
@@ -482,7 +483,9 @@ def record_answer(
         else:
             problem = result.error or GatewayError(ErrorCategory.INVALID_REQUEST, "refused")
         if problem is None and result is not None:
-            outcomes.append(_test_outcome(result) if result.test else _accepted_outcome(result))
+            outcomes.append(
+                _test_outcome(result) if result.test else _accepted_outcome(result, message)
+            )
             continue
         assert problem is not None
         data = {"result": result.raw} if result is not None and result.raw is not None else {}
@@ -535,13 +538,16 @@ def _late_answer(row: Message, outcome: Outcome) -> Outcome:
     return outcome
 
 
-def _accepted_outcome(result: RecipientResult) -> Outcome:
+def _accepted_outcome(result: RecipientResult, message: Message) -> Outcome:
+    """Accepted: from now on billed. No gateway reports what it charged, so the cost is the
+    parts the message was composed with × the price then (its estimate); see pricing.py."""
     return Outcome(
         pk=result.ref,
         to_status=Status.ACCEPTED,
         note="accepted by the gateway",
         data={"result": result.raw} if result.raw is not None else {},
         fields=dict(
+            cost=message.estimated_cost,
             provider_message_id=result.provider_message_id[:100],
             provider_job_id=result.job_id[:100],
             submitted_at=timezone.now(),
@@ -622,12 +628,16 @@ def _record_group_members(
     accounts for every SMS, and delivery reports (keyed by message id) find their message.
     """
     now = timezone.now()
+    prices = PriceList.for_provider(parent.provider) if parent.provider else PriceList()
     members = [
         Message(
             recipient=_as_e164(member.number),
             body=parent.body,
             encoding=parent.encoding,
             parts=parent.parts,
+            estimated_cost=prices.estimate(parent.parts, _as_e164(member.number)),
+            cost=prices.estimate(parent.parts, _as_e164(member.number)),
+            currency=prices.currency,
             provider=parent.provider,
             sender=parent.sender,
             flash=parent.flash,
@@ -726,8 +736,14 @@ def cancel(
     gateway = message.provider.get_gateway()
     gateway.cancel(ReportRef(message.provider_message_id, message.provider_job_id))
     withdrawn = f"{note}; withdrawn from the gateway's schedule"
+    # Withdrawn before it went out: nothing is billed, so the cost set on acceptance goes.
     canceled = move(
-        message, Status.CANCELED, source=source, note=withdrawn, expected=Status.ACCEPTED
+        message,
+        Status.CANCELED,
+        source=source,
+        note=withdrawn,
+        expected=Status.ACCEPTED,
+        cost=None,
     )
     for member in message.members.filter(status=Status.ACCEPTED):  # a group send's members
         move(
@@ -736,6 +752,7 @@ def cancel(
             source=source,
             expected=Status.ACCEPTED,
             note=f"group send #{message.pk} {withdrawn}",
+            cost=None,
         )
     return canceled
 

@@ -22,6 +22,7 @@ from .compose import Route, apply_smart_replace, check_text
 from .exceptions import SmsInputError
 from .gateways import registry
 from .models import NotificationTemplate, Provider
+from .pricing import PriceList, format_cost
 from .rendering import TemplateRenderError, render
 from .template_variables import TASK_EVENTS
 
@@ -202,6 +203,33 @@ def _verdict_table(verdicts: list[GatewayVerdict]) -> SafeString:
     )
 
 
+def cost_line(provider: Provider | None, parts: int) -> str:
+    """"Costs about X per ticket on provider Y", when the provider that would send it has a
+    price (to its default region's numbers, where it has one of its own)."""
+    if provider is None:
+        return ""
+    prices = PriceList.for_provider(provider)
+    region = provider.default_region or str(conf.get("DEFAULT_REGION") or "")
+    price = prices.for_region(region)
+    if price is None:
+        return ""
+    text = _(
+        "This template costs about %(cost)s per ticket on provider %(provider)s "
+        "(%(parts)s × %(price)s)."
+    ) % {
+        "cost": format_cost(price * parts, prices.currency),
+        "provider": provider,
+        "parts": ngettext("%(n)d part", "%(n)d parts", parts) % {"n": parts},
+        "price": format_cost(price, prices.currency),
+    }
+    others = sorted(r for r in prices.by_region if r != region.upper())
+    if others:
+        text += " " + _("Numbers in %(regions)s are priced differently.") % {
+            "regions": ", ".join(others)
+        }
+    return str(text)
+
+
 def preview_html(template: NotificationTemplate) -> SafeString:
     """The text as it would be sent (sample data), its encoding, parts and per-gateway verdict.
 
@@ -242,12 +270,14 @@ def preview_html(template: NotificationTemplate) -> SafeString:
                 _("This template's provider %(provider)s would refuse it: %(problem)s")
                 % {"provider": provider, "problem": problem}
             )
+    cost = cost_line(provider or Provider.objects.preferred(), info.parts)
     return format_html(
-        '<pre style="white-space: pre-wrap; margin: 0 0 .5em">{}</pre><p>{}</p>{}{}'
+        '<pre style="white-space: pre-wrap; margin: 0 0 .5em">{}</pre><p>{}</p>{}{}{}'
         '<p class="help">{}</p>',
         text,
         format_html_join(" · ", "{}: {}", lines),
         format_html_join("", '<p class="warning">{}</p>', ((n,) for n in notes if n)),
+        format_html("<p>{}</p>", cost) if cost else "",
         _verdict_table(gateway_verdicts(text, provider.gateway if provider is not None else "")),
         _(
             'Sample ticket #123 "Printer on floor 3 is jammed" for Priya Sharma, assigned to '

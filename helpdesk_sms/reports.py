@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db import transaction
 from django.db.models import QuerySet
@@ -17,7 +18,7 @@ from . import conf
 from .gateways.base import Capability, DeliveryReport, DeliveryStatus, GatewayError, ReportRef
 from .models import Message, MessageEvent, Provider
 from .states import AWAITING_REPORT, Source, Status, can_move
-from .transitions import Outcome, apply_alike_outcomes
+from .transitions import Expr, Outcome, apply_alike_outcomes
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +69,13 @@ def poll_provider(provider: Provider, now: datetime) -> int:
     return apply_reports(provider, reports, source=Source.POLL)
 
 
+#: The cost of a message the gateway proved it had (one Expr: alike moves stay one update).
+BILLED = Expr("estimated_cost")
+
+#: Where a report moves a message the gateway had: from an ``unknown``, now billed.
+_BILLED_STATES = frozenset({Status.DELIVERED, Status.UNDELIVERED, Status.EXPIRED})
+
+
 def apply_reports(provider: Provider, reports: list[DeliveryReport], *, source: str) -> int:
     """Move each reported message to the report's state, when that is a step forward.
 
@@ -100,9 +108,11 @@ def apply_reports(provider: Provider, reports: list[DeliveryReport], *, source: 
         note = f"delivery report: {report.status}"
         if target != status and can_move(status, target):
             earlier = outcomes.get(pk)
-            fields = {}
+            fields: dict[str, Any] = {}
             if report.error_code or report.error_text:
                 fields = {"error_code": report.error_code[:50], "error_text": report.error_text}
+            if status == Status.UNKNOWN and target in _BILLED_STATES:
+                fields["cost"] = BILLED  # the gateway had it after all: it was billed
             outcomes[pk] = Outcome(
                 pk=pk,
                 to_status=target,

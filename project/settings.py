@@ -64,6 +64,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # keeps a helpdesk ticket's phone through django-helpdesk's quick-assign (README)
+    "helpdesk_sms.integrations.posted_fields.CurrentRequestMiddleware",
 ]
 
 ROOT_URLCONF = "project.urls"

@@ -85,6 +85,12 @@ def provider_form_data(provider: Provider, **changes: object) -> dict[str, objec
         "senders-INITIAL_FORMS": "0",
         "senders-MIN_NUM_FORMS": "0",
         "senders-MAX_NUM_FORMS": "1000",
+        "price_per_part": "",
+        "currency": "",
+        "prices-TOTAL_FORMS": "0",
+        "prices-INITIAL_FORMS": "0",
+        "prices-MIN_NUM_FORMS": "0",
+        "prices-MAX_NUM_FORMS": "1000",
     }
     data.update(changes)
     return {k: v for k, v in data.items() if v is not False}
@@ -403,12 +409,14 @@ def test_sender_inline_on_a_new_provider_applies_the_gateway_rules(admin_client)
         "senders-MAX_NUM_FORMS": "1000",
         "senders-0-value": "HELPDSK",
         "senders-0-is_active": "on",
+        "prices-TOTAL_FORMS": "0",
+        "prices-INITIAL_FORMS": "0",
     }
 
     response = admin_client.post(url("provider", "add"), data)
 
     assert response.status_code == 200
-    [formset] = response.context["inline_admin_formsets"]
+    formset, _prices = response.context["inline_admin_formsets"]
     assert "at most 6 characters" in formset.formset.forms[0].errors["value"][0]
     assert not Provider.objects.exists()
 
@@ -432,6 +440,8 @@ def new_provider_data(gateway: str) -> dict[str, object]:
         "senders-INITIAL_FORMS": "0",
         "senders-MIN_NUM_FORMS": "0",
         "senders-MAX_NUM_FORMS": "1000",
+        "prices-TOTAL_FORMS": "0",
+        "prices-INITIAL_FORMS": "0",
     }
 
 
@@ -822,6 +832,7 @@ def test_message_changelist_names_each_column_for_what_it_shows(admin_client, on
         "Status",
         "Provider",
         "Parts",
+        "Cost",
         "Event",
         "Ticket id",
         "Text",

@@ -36,12 +36,13 @@ from urllib.parse import urlencode
 from django.apps import apps
 from django.core import checks
 from django.db import connections, transaction
-from django.db.models.signals import post_save
+from django.db.models.signals import post_save, pre_save
 
 from .. import conf, resolvers, signals
 from ..notifications import one_pass
 from ..savepoints import host_transaction_lost, inside_host_transaction, related
 from .model_watcher import AssigneeChange, AssigneeTracker
+from .posted_fields import MIDDLEWARE_PATH, helpdesk_form_left_out
 
 logger = logging.getLogger(__name__)
 
@@ -120,6 +121,7 @@ def connect() -> bool:
 
     post_save.connect(_ticket_saved, sender=Ticket, dispatch_uid=UID)
     post_save.connect(_custom_field_saved, sender=TicketCustomFieldValue, dispatch_uid=UID)
+    pre_save.connect(_phone_field_saving, sender=TicketCustomFieldValue, dispatch_uid=UID)
     post_save.connect(_followup_saved, sender=FollowUp, dispatch_uid=UID)
     new_ticket_done.connect(_new_ticket_done, dispatch_uid=UID)
     _tracker = AssigneeTracker(Ticket, "assigned_to", _assigned, uid=f"{UID}_assignee")
@@ -137,6 +139,7 @@ def disconnect() -> None:
 
     post_save.disconnect(sender=Ticket, dispatch_uid=UID)
     post_save.disconnect(sender=TicketCustomFieldValue, dispatch_uid=UID)
+    pre_save.disconnect(sender=TicketCustomFieldValue, dispatch_uid=UID)
     post_save.disconnect(sender=FollowUp, dispatch_uid=UID)
     new_ticket_done.disconnect(dispatch_uid=UID)
     if _tracker is not None:
@@ -257,6 +260,64 @@ def _signal_kwargs(ticket: Any, followup: Any = None) -> dict[str, Any] | None:
         return {"provider": _queue_provider(ticket), **ticket_context(ticket, followup)}
 
     return _in_savepoint(compute, ticket)
+
+
+# -- the phone kept through django-helpdesk's quick-assign -----------------------------
+
+
+@never_raise
+def _phone_field_saving(
+    sender: Any, instance: Any, raw: bool = False, using: str = "default", **kwargs: Any
+) -> None:
+    """Keep the customer's number when a helpdesk form that never showed it empties it.
+
+    django-helpdesk 2.6's quick-assign box (the ticket page's header) posts only the owner,
+    and its update view then saves every custom field as empty: the customer would never be
+    texted again. A form post to a helpdesk view that lacks ``custom_<PHONE_FIELD>`` cannot
+    have meant to clear it, so the stored number is kept, and the "Changed phone from … to ."
+    line helpdesk has just written for it is removed. A number cleared on a form that shows
+    the field, in the admin, through the API or in code is cleared (needs
+    :class:`~.posted_fields.CurrentRequestMiddleware`).
+    """
+    name = helpdesk_settings()["PHONE_FIELD"]
+    if raw or instance.pk is None or (instance.value and str(instance.value).strip()):
+        return
+    if not helpdesk_form_left_out(f"custom_{name}"):
+        return
+    if related(instance, "field", using).name != name:
+        return
+    with inside_host_transaction(using):
+        stored = (
+            type(instance)
+            ._default_manager.using(using)
+            .filter(pk=instance.pk)
+            .values_list("value", flat=True)
+            .first()
+        )
+        if not (stored and str(stored).strip()):
+            return
+        instance.value = stored
+        _forget_emptying_change(instance.ticket_id, name, stored, using)
+    logger.info(
+        "helpdesk_sms: kept the %s of ticket %s: the helpdesk form posted no %s field",
+        name,
+        instance.ticket_id,
+        name,
+    )
+
+
+def _forget_emptying_change(ticket_id: Any, name: str, stored: str, using: str) -> None:
+    """Delete the TicketChange helpdesk wrote for the emptying we undid (its latest one)."""
+    from helpdesk.models import TicketChange
+
+    change = (
+        TicketChange.objects.using(using)
+        .filter(followup__ticket_id=ticket_id, field=name, old_value=stored)
+        .order_by("-pk")
+        .first()
+    )
+    if change is not None and not (change.new_value or "").strip():
+        change.delete()
 
 
 # -- ticket created --------------------------------------------------------------------
@@ -465,6 +526,19 @@ def _enabled_problems() -> list[checks.CheckMessage]:
                 hint=f"Set HELPDESK_SMS['CUSTOMER_PHONE_RESOLVER'] = {RESOLVER_PATH!r} "
                 "(or to your own resolver).",
                 id="helpdesk_sms.W101",
+            )
+        )
+    from django.conf import settings
+
+    if MIDDLEWARE_PATH not in (getattr(settings, "MIDDLEWARE", None) or []):
+        problems.append(
+            checks.Warning(
+                "django-helpdesk's quick-assign box (the ticket page's header) saves the "
+                "customer's phone custom field as empty, and without the middleware that "
+                "lets us see it was not posted the number is lost: that customer is never "
+                "texted again.",
+                hint=f"Add {MIDDLEWARE_PATH!r} to MIDDLEWARE.",
+                id="helpdesk_sms.W102",
             )
         )
     watched = (conf.get("MODEL_WATCHER") or {}).get("TICKET_MODEL")

@@ -145,6 +145,28 @@ def respond(client, ticket: Ticket, **changes) -> None:
     assert response.status_code == 302, response.content[:2000]
 
 
+def quick_assign(client, ticket: Ticket, owner) -> None:
+    """Post the ticket page header's "Assigned to" box as a browser would: no custom field."""
+    ticket.refresh_from_db()
+    data = {
+        "ticket_id": ticket.pk,
+        "queue": ticket.queue_id,
+        "priority": ticket.priority,
+        "title": ticket.title,
+        "owner": owner.pk,
+    }
+    response = client.post(reverse("helpdesk:update", args=[ticket.pk]), data)
+    assert response.status_code == 302, response.content[:2000]
+
+
+def stored_phone(ticket: Ticket) -> str | None:
+    return (
+        ticket.ticketcustomfieldvalue_set.filter(field__name="phone")
+        .values_list("value", flat=True)
+        .first()
+    )
+
+
 def deliver_all(sim) -> list[str]:
     """Like ``deliver``, but every text received, also several to one number."""
     deliver(sim)
@@ -435,6 +457,64 @@ def test_api_update_that_assigns_texts_the_agent(staff_client, ticket, agent, ca
     assert response.status_code == 200, response.content
     assert list(deliver(canlog_sim)) == [AGENT_DIGITS]
     assert_delivered(*messages("ticket_assigned"))
+
+
+# -- the phone through django-helpdesk's quick-assign ------------------------------------
+
+
+def test_quick_assign_keeps_the_customers_phone(staff_client, ticket, agent, canlog_sim):
+    quick_assign(staff_client, ticket, agent)
+
+    assert Ticket.objects.get().assigned_to == agent
+    assert stored_phone(ticket) == "98123 45678"
+
+
+def test_after_a_quick_assign_a_public_comment_still_texts_the_customer(
+    staff_client, ticket, agent, canlog_sim
+):
+    quick_assign(staff_client, ticket, agent)
+    deliver(canlog_sim)
+    canlog_sim.reset_state()
+
+    respond(staff_client, ticket, comment="A technician comes at 3 pm.")
+
+    assert list(deliver(canlog_sim)) == [CUSTOMER_DIGITS]
+    assert_delivered(*messages("task_added"))
+
+
+def test_quick_assign_still_texts_the_agent(staff_client, ticket, agent, canlog_sim):
+    quick_assign(staff_client, ticket, agent)
+
+    assert list(deliver(canlog_sim)) == [AGENT_DIGITS]
+
+
+def test_quick_assign_records_no_phone_change(staff_client, ticket, agent, canlog_sim):
+    from helpdesk.models import TicketChange
+
+    quick_assign(staff_client, ticket, agent)
+
+    changes = TicketChange.objects.filter(followup__ticket=ticket)
+    assert "phone" not in [change.field for change in changes]
+    assert changes.exists()  # helpdesk's own "Owner" change is kept
+
+
+def test_clearing_the_phone_on_the_ticket_page_stops_texting_the_customer(
+    staff_client, ticket, canlog_sim
+):
+    respond(staff_client, ticket, custom_phone="")
+    respond(staff_client, ticket, comment="We will call you instead.")
+
+    assert not stored_phone(ticket)
+    assert deliver(canlog_sim) == {}
+    assert [m.status for m in messages("task_added")] == [Status.SUPPRESSED]
+
+
+def test_check_warns_when_the_quick_assign_middleware_is_missing(settings):
+    settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE if "helpdesk_sms" not in m]
+
+    found = django_helpdesk.check_django_helpdesk()
+
+    assert [m.id for m in found] == ["helpdesk_sms.W102"]
 
 
 # -- follow-ups ------------------------------------------------------------------------
