@@ -16,9 +16,9 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[demo]'
 	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py loaddata fixtures/demo.json
+	$(BIN)/python manage.py loaddata --skip-checks fixtures/demo.json
 	if $(BIN)/python -c "import sys, project.settings as s; sys.exit(not s.DEMO_HELPDESK)"; then \
-	  $(BIN)/python manage.py loaddata fixtures/helpdesk.json; fi
+	  $(BIN)/python manage.py loaddata --skip-checks fixtures/helpdesk.json; fi
 	$(BIN)/python manage.py rundemo
 
 ## make test: the whole suite (SQLite unless DATABASE_URL says otherwise).
