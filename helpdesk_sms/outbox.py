@@ -546,16 +546,8 @@ def _accepted_outcome(result: RecipientResult, message: Message) -> Outcome:
         to_status=Status.ACCEPTED,
         note="accepted by the gateway",
         data={"result": result.raw} if result.raw is not None else {},
-        fields=dict(
-            cost=message.estimated_cost,
-            provider_message_id=result.provider_message_id[:100],
-            provider_job_id=result.job_id[:100],
-            submitted_at=timezone.now(),
-            error_category="",
-            error_code="",
-            error_text="",
-            next_attempt_at=None,
-            claim_token="",
+        fields=_answered_fields(
+            result, cost=message.estimated_cost, submitted_at=timezone.now()
         ),
         expected=(Status.SENDING,),
     )
@@ -572,17 +564,23 @@ def _test_outcome(result: RecipientResult) -> Outcome:
         to_status=Status.SUPPRESSED,
         note="test mode: the gateway checked the message and sent nothing (no credit used)",
         data={"result": result.raw} if result.raw is not None else {},
-        fields=dict(
-            is_test=True,
-            provider_message_id=result.provider_message_id[:100],
-            provider_job_id=result.job_id[:100],
-            error_category="",
-            error_code="",
-            error_text="",
-            next_attempt_at=None,
-            claim_token="",
-        ),
+        fields=_answered_fields(result, is_test=True),
         expected=(Status.SENDING,),
+    )
+
+
+def _answered_fields(result: RecipientResult, **extra: Any) -> dict[str, Any]:
+    """What a gateway's yes (or a test mode's checked-and-not-sent) writes on the message:
+    its ids, no error, no retry, the claim given up."""
+    return dict(
+        provider_message_id=result.provider_message_id[:100],
+        provider_job_id=result.job_id[:100],
+        error_category="",
+        error_code="",
+        error_text="",
+        next_attempt_at=None,
+        claim_token="",
+        **extra,
     )
 
 
