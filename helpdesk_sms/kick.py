@@ -69,10 +69,10 @@ class Publisher:
                 dispatch.apply_async(retry=False, connection=connection)
             self.published += 1
         except Exception as exc:  # broker unreachable: the sweep will pick the message up
-            self.failures += 1
             logger.warning(
                 "helpdesk_sms: could not queue the dispatch task (%s); the sweep will", exc
             )
+            self.failures += 1  # counted once logged: a waiter sees both
 
 
 publisher = Publisher()
