@@ -30,6 +30,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from . import api, balances, kick, outbox, template_variables
+from .admin_group_send import GroupSendProgressAdmin, SendToGroupAdmin
 from .exceptions import SmsInputError
 from .forms import (
     SECRET_FIELDS,
@@ -45,6 +46,7 @@ from .models import (
     AgentProfile,
     BalanceSnapshot,
     Contact,
+    GroupSend,
     Message,
     MessageEvent,
     NotificationTemplate,
@@ -473,12 +475,13 @@ class _MemberTotal(TypedDict):
 
 
 @admin.register(RecipientGroup)
-class RecipientGroupAdmin(ModelAdmin[RecipientGroup]):
+class RecipientGroupAdmin(SendToGroupAdmin):
     list_display = ("name", "member_count", "provider", "provider_group_id")
     list_filter = ("provider",)
     search_fields = ("name", "description", "provider_group_id")
     filter_horizontal = ("members",)
     list_select_related = ("provider",)
+    actions = ["send_sms_to_group"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[RecipientGroup]:
         return super().get_queryset(request).annotate(member_total=Count("members"))
@@ -755,6 +758,7 @@ class MessageAdmin(ReadOnlyLogAdmin[Message]):
                     "registered_template_id",
                     "ticket_type",
                     "ticket_id",
+                    "group_send",
                     "idempotency_key",
                     "created",
                     "updated",
@@ -959,6 +963,11 @@ class MessageAdmin(ReadOnlyLogAdmin[Message]):
             text += " " + skipped_text % {"count": skipped}
         level = messages.SUCCESS if done and not skipped else messages.WARNING
         self.message_user(request, text, level)
+
+
+@admin.register(GroupSend)
+class GroupSendAdmin(GroupSendProgressAdmin, ReadOnlyLogAdmin[GroupSend]):
+    """Group sends are records of what was sent: made by the group's send page only."""
 
 
 @admin.register(MessageEvent)

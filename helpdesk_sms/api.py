@@ -101,12 +101,12 @@ def send_sms(
         with transaction.atomic():
             if group_send is not None:
                 group_send.idempotency_key = idempotency_key
-                _insert([group_send], note)
+                insert_messages([group_send], note)
                 sent.keep(group_send)
             if composer is not None:
                 rows = (composer.message(recipient=r, body=text, **fields) for r in recipients)
                 while chunk := list(islice(rows, CHUNK_SIZE)):
-                    _insert(chunk, note)
+                    insert_messages(chunk, note)
                     sent.add(chunk)
     except IntegrityError:
         if idempotency_key:  # the first call with this key made it: return its message
@@ -116,7 +116,7 @@ def send_sms(
     return sent
 
 
-def _insert(messages: list[Message], note: str) -> None:
+def insert_messages(messages: list[Message], note: str) -> None:
     """The messages and their first events, in bulk (one statement each, per batch)."""
     if connections[Message.objects.db].features.can_return_rows_from_bulk_insert:
         Message.objects.bulk_create(messages)

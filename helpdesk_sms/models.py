@@ -684,6 +684,107 @@ class NotificationTemplate(models.Model):
         return [p[0].upper() + p[1:] + "." for p in problems]
 
 
+class GroupSend(models.Model):
+    """One send to a recipient group's members from the admin: who, what, to how many.
+
+    Its messages point back at it (``Message.group_send``), so the progress page counts them
+    in one query. ``token`` comes from the confirmed form: a second submission of the same
+    form (a double click, a refresh) finds this row instead of sending again.
+    """
+
+    group = models.ForeignKey(
+        RecipientGroup,
+        verbose_name=_("recipient group"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="sends",
+        help_text=_("The group whose members were texted (empty if it was deleted since)."),
+    )
+    group_name = models.CharField(
+        _("group name"),
+        max_length=100,
+        help_text=_("The group's name when it was sent (kept if it is renamed or deleted)."),
+    )
+    template = models.ForeignKey(
+        NotificationTemplate,
+        verbose_name=_("template"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text=_("The template the texts were rendered from; empty for a text typed in."),
+    )
+    text = models.TextField(
+        _("text"),
+        help_text=_(
+            "The text as typed, or the template's body; each message holds exactly what it sent."
+        ),
+    )
+    provider = models.ForeignKey(
+        Provider,
+        verbose_name=_("provider"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text=_("The gateway account the messages go through."),
+    )
+    sender = models.CharField(
+        _("sender ID"), max_length=32, blank=True, help_text=_("As sent to the gateway.")
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("sent by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text=_("The operator who confirmed the send."),
+    )
+    created_at = models.DateTimeField(_("sent"), auto_now_add=True, db_index=True)
+    token = models.CharField(
+        _("form token"),
+        max_length=32,
+        unique=True,
+        help_text=_(
+            "Identifies the confirmed form: submitting the same form again finds this send "
+            "instead of texting the group twice."
+        ),
+    )
+    recipients = models.PositiveIntegerField(
+        _("messages"), default=0, help_text=_("Messages created: one per member texted.")
+    )
+    skipped = models.JSONField(
+        _("members skipped"),
+        default=list,
+        blank=True,
+        help_text=_("Members not texted because of their number, with the reason for each."),
+    )
+    parts = models.PositiveIntegerField(
+        _("parts"), default=0, help_text=_("SMS parts of all its messages together.")
+    )
+    estimated_cost = models.DecimalField(
+        _("estimated cost"),
+        max_digits=14,
+        decimal_places=4,
+        null=True,
+        blank=True,
+        help_text=_("The messages' estimated costs added up; empty without a price."),
+    )
+    currency = models.CharField(
+        _("currency"), max_length=3, blank=True, help_text=_("ISO 4217 code of the cost.")
+    )
+
+    class Meta:
+        verbose_name = _("group send")
+        verbose_name_plural = _("group sends")
+        ordering = ("-created_at", "-pk")
+
+    def __str__(self) -> str:
+        return f"Group send #{self.pk} to {self.group_name}"
+
+
 class MessageQuerySet(models.QuerySet["Message"]):
     def due(self, now: Any = None) -> MessageQuerySet:
         """Queued messages whose time has come (send_at and retry back-off passed)."""
@@ -897,6 +998,16 @@ class Message(models.Model):
         blank=True,
         related_name="members",
         help_text=_("For a member of a gateway-side group: the group send it came from."),
+    )
+
+    group_send = models.ForeignKey(
+        GroupSend,
+        verbose_name=_("sent to a recipient group"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="messages",
+        help_text=_("The admin's send to a recipient group that created it, if one did."),
     )
 
     objects = MessageQuerySet.as_manager()
