@@ -88,6 +88,11 @@ class AdminPage:
     def goto(self, path: str) -> Any:
         return self.page.goto(self.url(path))
 
+    def save(self, button: str = "input[name=_save]") -> None:
+        """Submit an admin form and wait for the page that answers it."""
+        with self.page.expect_navigation():
+            self.page.click(button)
+
 
 @pytest.fixture
 def admin_page(browser, live_server, django_user_model) -> Iterator[AdminPage]:
