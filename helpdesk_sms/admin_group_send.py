@@ -377,13 +377,14 @@ class GroupSendProgressAdmin(ModelAdmin[GroupSend]):
         message_opts = Message._meta
         context = {
             **self.admin_site.each_context(request),
-            "title": _("Progress of %(send)s") % {"send": send},
+            "title": _("%(send)s: progress") % {"send": send},
             "opts": self.opts,
             "original": send,
             "send": send,
             "progress": state,
             "rows": [(value, label, state.counts[value]) for value, label in Status.choices],
             "cost": _cost_text(state.cost, send.currency),
+            "estimated": self.estimated_cost_shown(send) if send.estimated_cost is not None else "",
             "phase_label": PHASE_LABELS[state.phase],
             "messages_url": reverse(
                 f"admin:{message_opts.app_label}_{message_opts.model_name}_changelist"

@@ -438,6 +438,15 @@ def test_progress_page_refreshes_itself_until_final(admin_client, sent):
     assert "helpdesk_sms/group_send_progress.js" in page
 
 
+def test_progress_page_shows_billed_parts_against_the_estimate(admin_client, sent):
+    outbox.dispatch()
+
+    page = admin_client.get(progress_url(sent)).content.decode()
+
+    assert 'Parts billed so far: <span data-field="parts">6</span> of 6' in page
+    assert "estimated in all: 0.30 EUR" in page
+
+
 def test_progress_reads_the_messages_in_one_query(admin_client, sent):
     with CaptureQueriesContext(connection) as queries:
         progress_json(admin_client, sent)
