@@ -11,7 +11,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from helpdesk_sms import kick, outbox
+from helpdesk_sms import group_sends, kick, outbox
 from helpdesk_sms.models import (
     Contact,
     GroupSend,
@@ -196,6 +196,25 @@ def test_confirming_the_same_form_twice_sends_once(admin_client, memory_provider
     assert Message.objects.count() == 3
     page = admin_client.get(second["Location"]).content.decode()
     assert "This send was confirmed already: nothing was sent again." in page
+
+
+def test_a_confirm_losing_the_race_for_its_token_returns_the_winners_send(
+    admin_user, memory_provider, group
+):
+    """Two requests confirming one form at once both get past the view's look-up: the
+    unique token lets one insert win, and the other writes nothing."""
+    token = "ab" * 16
+    first, made_first = group_sends.confirm(
+        group_sends.plan(group, text="Hello"), token=token, user=admin_user
+    )
+
+    second, made_second = group_sends.confirm(
+        group_sends.plan(group, text="Hello"), token=token, user=admin_user
+    )
+
+    assert (made_first, made_second) == (True, False)
+    assert second == first
+    assert Message.objects.count() == 3
 
 
 def test_confirm_after_the_text_changed_previews_again_and_sends_nothing(
