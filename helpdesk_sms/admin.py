@@ -996,9 +996,14 @@ class BalanceSnapshotAdmin(ReadOnlyLogAdmin[BalanceSnapshot]):
     readonly_fields = ("provider", "account", "amount", "unit", "taken_at", "low", "pretty_raw")
     fields = readonly_fields
 
-    @admin.display(description=_("low"), boolean=True)
-    def low(self, obj: BalanceSnapshot) -> bool:
-        return obj.is_low
+    @admin.display(description=_("level"))
+    def low(self, obj: BalanceSnapshot) -> SafeString | str:
+        """In words, not a red or green icon: "low" stands out even without colour."""
+        if obj.provider.low_balance_threshold is None:
+            return str(_("no threshold set"))
+        if obj.is_low:
+            return format_html('<strong class="sms-balance-low">{}</strong>', _("LOW"))
+        return str(_("ok"))
 
     @admin.display(description=_("raw data"))
     def pretty_raw(self, obj: BalanceSnapshot) -> SafeString | str:
