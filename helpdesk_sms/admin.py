@@ -30,6 +30,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from . import api, balances, kick, outbox, template_variables
+from .dashboard.views import DashboardAdmin
 from .exceptions import SmsInputError
 from .forms import (
     SECRET_FIELDS,
@@ -45,6 +46,7 @@ from .models import (
     AgentProfile,
     BalanceSnapshot,
     Contact,
+    Dashboard,
     Message,
     MessageEvent,
     NotificationTemplate,
@@ -1008,3 +1010,6 @@ class BalanceSnapshotAdmin(ReadOnlyLogAdmin[BalanceSnapshot]):
     @admin.display(description=_("raw data"))
     def pretty_raw(self, obj: BalanceSnapshot) -> SafeString | str:
         return _json_block(obj.raw, obj.provider.secret_values()) or self.get_empty_value_display()
+
+
+admin.site.register(Dashboard, DashboardAdmin)
