@@ -54,6 +54,9 @@ STATE_GROUPS: tuple[StateGroup, ...] = (
 GROUP_OF: dict[str, str] = {s: g.key for g in STATE_GROUPS for s in g.statuses}
 FAILURE_STATUSES = next(g for g in STATE_GROUPS if g.key == "failed").statuses
 
+#: The places of Message.cost: a price like 0.0035 a part.
+CENT_FRACTION = Decimal("0.0001")
+
 #: States in which a message may have been billed: accepted by a gateway, or perhaps.
 BILLED_STATUSES = frozenset(
     {Status.ACCEPTED, Status.DELIVERED, Status.UNDELIVERED, Status.EXPIRED, Status.UNKNOWN}
@@ -235,7 +238,8 @@ def spend(window: Window, names: dict[int | None, str]) -> list[Spend]:
         entry = found.setdefault(currency, Spend(currency))
         name = names.get(provider, f"#{provider}")
         values = entry.by_provider.setdefault(name, [Decimal(0)] * len(window.buckets))
-        values[position] += total
+        # Summed as floats by some databases (SQLite): back to the cost column's places.
+        values[position] += Decimal(total).quantize(CENT_FRACTION)
     for entry in found.values():
         entry.by_provider = dict(sorted(entry.by_provider.items()))
     return [found[c] for c in sorted(found)]

@@ -111,18 +111,20 @@ def stacked_bars(
     *,
     title: str,
     unit: str = "",
+    width: int = WIDTH,
+    height: int = HEIGHT,
 ) -> SafeString:
     """Bars per bucket, one stacked segment per series; the bar's total written above it."""
     buckets = len(labels)
     totals = [sum(float(s.values[i]) for s in series) for i in range(buckets)]
     ticks = nice_ticks(max(totals, default=0))
     top = ticks[-1]
-    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    plot_w, plot_h = width - LEFT - RIGHT, height - TOP - BOTTOM
     slot = plot_w / max(buckets, 1)
     bar = max(slot * 0.72, 2)
-    out = [_open(title)]
+    out = [_open(title, width, height)]
     out += _y_axis(ticks, top, plot_w, plot_h, unit)
-    every = max(1, math.ceil(buckets / 12))
+    every = max(1, math.ceil(44 / slot))  # a label needs about 44 units
     for i in range(buckets):
         x = LEFT + i * slot + (slot - bar) / 2
         y = float(TOP + plot_h)
@@ -141,7 +143,7 @@ def stacked_bars(
             )
         out.append(f'<g class="hsms-bucket">{"".join(segments)}</g>')
         if totals[i] > 0:
-            size = 10 if slot >= 22 else 8
+            size = 10 if slot >= 26 else 8
             out.append(
                 f'<text class="hsms-total" x="{x + bar / 2:.1f}" y="{y - 3:.1f}" '
                 f'font-size="{size}" text-anchor="middle">{escape(number(totals[i]))}</text>'
@@ -157,8 +159,8 @@ def stacked_bars(
 
 def rate_bars(rows: Sequence[tuple[str, float | None, str]], *, title: str) -> SafeString:
     """One horizontal bar per row: its label, the share as a bar, and the figures as text."""
-    line, label_w, text_w = 26, 150, 190
-    width = WIDTH
+    line, label_w, text_w = 24, 110, 200
+    width = 500
     bar_w = width - label_w - text_w - 16
     height = max(len(rows), 1) * line + 8
     out = [_open(title, width, height)]

@@ -218,6 +218,8 @@ def _spend_panel(
                     title=_("Spend in %(currency)s per %(bucket)s")
                     % {"currency": entry.currency, "bucket": window.bucket_name},
                     unit=entry.currency,
+                    width=500,
+                    height=210,
                 ),
                 "legend": [
                     {
