@@ -2,8 +2,8 @@
 
 Buckets are hours for the last 24 hours and days for 7 or 30 days. The period starts at
 its first bucket's start, so every bucket holds a whole hour or day (the last one: up to
-now). The database truncates times the same way (``TruncHour``/``TruncDay`` with the
-current time zone), and :meth:`Window.key` matches its answers to the buckets.
+now). The database numbers each row's bucket by comparing its time with the buckets'
+boundaries (:meth:`Window.bucket`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta, tzinfo
 from typing import Any
 
-from django.db.models.functions import TruncDay, TruncHour
+from django.db.models import Case, IntegerField, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -83,22 +83,18 @@ class Window:
     def since(self) -> datetime:
         return self.buckets[0]
 
-    def trunc(self, field: str) -> TruncHour | TruncDay:
-        """The database expression putting ``field`` into this window's buckets."""
-        kind = TruncHour if self.period.hourly else TruncDay
-        return kind(field, tzinfo=self.tz)
+    def bucket(self, field: str) -> Case:
+        """The database expression numbering ``field``'s bucket (0 for the first).
 
-    def key(self, moment: datetime | None) -> datetime | None:
-        """A bucket start (ours, or as the database returns it) as a comparable key."""
-        if moment is None:
-            return None
-        if timezone.is_naive(moment):  # a backend without time zone support
-            moment = timezone.make_aware(moment, self.tz)
-        return moment.astimezone(self.tz).replace(tzinfo=None)
-
-    def index(self) -> dict[datetime | None, int]:
-        """Bucket key → position, for filling a series from the database's rows."""
-        return {self.key(start): i for i, start in enumerate(self.buckets)}
+        Comparisons with the buckets' boundaries, which Python computed in the site's
+        time zone: the database does no time-zone arithmetic and calls no function per
+        row (SQLite's date truncation is a Python function called for every row).
+        """
+        whens = [
+            When(**{f"{field}__lt": start}, then=Value(i))
+            for i, start in enumerate(self.buckets[1:])
+        ]
+        return Case(*whens, default=Value(len(self.buckets) - 1), output_field=IntegerField())
 
     def label(self, start: datetime) -> str:
         """``13:00`` for an hour, ``Mon 04`` for a day (short: they sit under bars)."""

@@ -92,15 +92,12 @@ def states_over_time(window: Window) -> StateSeries:
     rows = (
         Message.objects.filter(created_at__gte=window.since)
         .order_by()
-        .values_list(window.trunc("created_at"), "status")
+        .values_list(window.bucket("created_at"), "status")
         .annotate(n=Count("*"))
     )
-    index = window.index()
     counts = {g.key: [0] * len(window.buckets) for g in STATE_GROUPS}
-    for bucket, status, n in rows:
-        position = index.get(window.key(bucket))
-        if position is not None:
-            counts[GROUP_OF.get(status, "pending")][position] += n
+    for position, status, n in rows:
+        counts[GROUP_OF.get(status, "pending")][position] += n
     return StateSeries(counts)
 
 
@@ -226,14 +223,12 @@ def spend(window: Window, names: dict[int | None, str]) -> list[Spend]:
         Message.objects.filter(created_at__gte=window.since, status__in=BILLED_STATUSES)
         .exclude(currency="")
         .order_by()
-        .values_list(window.trunc("created_at"), "provider", "currency")
+        .values_list(window.bucket("created_at"), "provider", "currency")
         .annotate(total=Sum(Coalesce("cost", "estimated_cost")))
     )
-    index = window.index()
     found: dict[str, Spend] = {}
-    for bucket, provider, currency, total in rows:
-        position = index.get(window.key(bucket))
-        if position is None or total is None:
+    for position, provider, currency, total in rows:
+        if total is None:
             continue
         entry = found.setdefault(currency, Spend(currency))
         name = names.get(provider, f"#{provider}")
