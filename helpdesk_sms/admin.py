@@ -31,6 +31,7 @@ from django.utils.translation import ngettext
 
 from . import api, balances, kick, outbox, template_variables
 from .admin_group_send import GroupSendProgressAdmin, SendToGroupAdmin
+from .dashboard.views import DashboardAdmin
 from .exceptions import SmsInputError
 from .forms import (
     SECRET_FIELDS,
@@ -46,6 +47,7 @@ from .models import (
     AgentProfile,
     BalanceSnapshot,
     Contact,
+    Dashboard,
     GroupSend,
     Message,
     MessageEvent,
@@ -1005,10 +1007,18 @@ class BalanceSnapshotAdmin(ReadOnlyLogAdmin[BalanceSnapshot]):
     readonly_fields = ("provider", "account", "amount", "unit", "taken_at", "low", "pretty_raw")
     fields = readonly_fields
 
-    @admin.display(description=_("low"), boolean=True)
-    def low(self, obj: BalanceSnapshot) -> bool:
-        return obj.is_low
+    @admin.display(description=_("level"))
+    def low(self, obj: BalanceSnapshot) -> SafeString | str:
+        """In words, not a red or green icon: "low" stands out even without colour."""
+        if obj.provider.low_balance_threshold is None:
+            return str(_("no threshold set"))
+        if obj.is_low:
+            return format_html('<strong class="sms-balance-low">{}</strong>', _("LOW"))
+        return str(_("ok"))
 
     @admin.display(description=_("raw data"))
     def pretty_raw(self, obj: BalanceSnapshot) -> SafeString | str:
         return _json_block(obj.raw, obj.provider.secret_values()) or self.get_empty_value_display()
+
+
+admin.site.register(Dashboard, DashboardAdmin)

@@ -14,6 +14,7 @@ from .exceptions import InvalidRecipient, SmsInputError
 from .inputs import check_numbers, check_send_options, check_text
 from .kick import dispatch_on_commit
 from .models import Message, MessageEvent, Provider, RecipientGroup, SenderID
+from .phones import country_of
 
 #: Messages built and inserted at a time: a send to 100,000 numbers never holds more
 #: model instances than this (Django splits each chunk further where the database needs).
@@ -144,7 +145,7 @@ class SentMessages(Sequence[Message]):
                 f.attname: getattr(sample, f.attname)
                 for f in Message._meta.concrete_fields
                 if f.attname
-                not in ("id", "recipient", "created_at", "updated_at", "estimated_cost")
+                not in ("id", "recipient", "country", "created_at", "updated_at", "estimated_cost")
             }
             self._provider = composer.provider
             self._prices = composer.prices
@@ -162,6 +163,7 @@ class SentMessages(Sequence[Message]):
         )
         # Per number: a price per country makes two numbers' estimates differ.
         message.estimated_cost = self._prices.estimate(message.parts, recipient)
+        message.country = country_of(recipient)
         message.provider = self._provider
         message._state.adding = False
         message._state.db = Message.objects.db

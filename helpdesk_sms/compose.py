@@ -32,7 +32,7 @@ from .exceptions import (
 )
 from .gateways.base import Capability, Gateway
 from .models import Message, MessageEvent, Provider, RecipientGroup, SenderID
-from .phones import PhoneNumberError, check_allowed, normalize
+from .phones import PhoneNumberError, check_allowed, country_of, normalize
 from .pricing import PriceList
 from .states import Source, Status
 
@@ -306,6 +306,7 @@ class Composer:
             recipient = self.number(to)
         return Message(
             recipient=recipient,
+            country=country_of(recipient),
             body=body,
             encoding=info.encoding,
             parts=info.parts,

@@ -35,6 +35,7 @@ from .exceptions import InvalidRecipient, SmsInputError
 from .inputs import check_notify_arguments
 from .kick import dispatch_on_commit
 from .models import Audience, Event, Message, MessageEvent, NotificationTemplate, Provider
+from .phones import country_of
 from .rendering import TemplateRenderError, render
 from .savepoints import host_transaction_lost, inside_host_transaction
 from .states import Status
@@ -420,6 +421,7 @@ def _unsent(
 ) -> Message:
     return Message(
         recipient=(target.phone or "")[:20],
+        country=country_of(target.phone or ""),
         body=body,
         status=status,
         status_changed_at=now,

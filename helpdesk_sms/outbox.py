@@ -43,6 +43,7 @@ from .gateways.base import (
     SendOutcome,
 )
 from .models import GatewayExchange, Message, MessageEvent, Provider
+from .phones import country_of
 from .pricing import PriceList
 from .states import Source, Status
 from .transitions import Expr, Outcome, apply_outcomes, move, move_where, update_returning
@@ -630,6 +631,7 @@ def _record_group_members(
     members = [
         Message(
             recipient=_as_e164(member.number),
+            country=country_of(_as_e164(member.number)),
             body=parent.body,
             encoding=parent.encoding,
             parts=parent.parts,

@@ -153,3 +153,27 @@ def check_allowed(e164: str, allowed: list[str], *, provider_name: str = "") -> 
             f"{e164} is a number in {region}, which is not an allowed destination{whose} "
             f"(allowed: {', '.join(allowed)})."
         )
+
+
+def country_of(e164: str) -> str:
+    """The destination country stored on a message: ``region_of`` without its cost where it can.
+
+    A calling code that belongs to one region (+91, +234…, most of them) names the country
+    by its digits alone, with no parse; only shared codes (+1, +7, +44…) are parsed by
+    number range. Anything that is not E.164 (a group send, an unsendable number kept for
+    the record) has no country: "".
+    """
+    if not isinstance(e164, str) or not _E164.fullmatch(e164):
+        return ""
+    for length in (1, 2, 3):
+        regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(int(e164[1 : 1 + length]))
+        if regions is None:
+            continue
+        if len(regions) == 1:
+            return regions[0][:2] if regions[0] != "001" else ""
+        try:
+            region = region_of(e164)
+        except (PhoneNumberError, NumberParseException):
+            return regions[0]
+        return region if region != "001" else ""
+    return ""

@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("helpdesk_sms", "0011_provider_prices_message_cost"),
+        ("helpdesk_sms", "0012_dashboard"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
