@@ -29,7 +29,7 @@ from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from . import api, balances, kick, outbox, template_variables
+from . import api, balances, kick, outbox, resend, template_variables
 from .exceptions import SmsInputError
 from .forms import (
     SECRET_FIELDS,
@@ -678,7 +678,7 @@ class MessageAdmin(ReadOnlyLogAdmin[Message]):
     search_fields = ("recipient", "body", "provider_message_id", "ticket_id", "idempotency_key")
     date_hierarchy = "created_at"
     list_select_related = ("provider", "group")
-    actions = ["retry_failed", "cancel_pending"]
+    actions = ["retry_failed", "resend_suppressed", "cancel_pending"]
     # The page is view-only (see ReadOnlyLogAdmin), which shows every field read-only; only
     # the computed ones need naming here.
     readonly_fields = (
@@ -687,6 +687,7 @@ class MessageAdmin(ReadOnlyLogAdmin[Message]):
         "estimated_cost_shown",
         "cost_shown",
         "timeline",
+        "resent_as",
         "status_changed",
         "send_at_shown",
         "next_attempt",
@@ -722,6 +723,8 @@ class MessageAdmin(ReadOnlyLogAdmin[Message]):
                     "gateway_options",
                     "is_test",
                     "parent",
+                    "resend_of",
+                    "resent_as",
                 )
             },
         ),
@@ -916,6 +919,74 @@ class MessageAdmin(ReadOnlyLogAdmin[Message]):
                     unsendable,
                 )
                 % {"count": unsendable},
+                messages.WARNING,
+            )
+
+    @admin.display(description=_("re-sent as"))
+    def resent_as(self, obj: Message) -> SafeString | str:
+        """The message that replaced this suppressed one, linked."""
+        found = list(obj.resends.values_list("pk", flat=True))
+        if not found:
+            return self.get_empty_value_display()
+        return format_html_join(
+            ", ",
+            '<a href="{}">#{}</a>',
+            ((reverse("admin:helpdesk_sms_message_change", args=[pk]), pk) for pk in found),
+        )
+
+    @admin.action(description=_("Re-send suppressed messages"), permissions=["change"])
+    def resend_suppressed(self, request: HttpRequest, queryset: QuerySet[Message]) -> None:
+        """A new, linked message for each suppressed one whose cause is fixed (see resend.py).
+
+        The number is looked up and checked again; one still not sendable is named with the
+        reason, and nothing is written for it.
+        """
+        sent: list[Message] = []
+        skipped = 0
+        for message in queryset.select_related("template", "provider"):
+            if message.status != Status.SUPPRESSED:
+                skipped += 1
+                continue
+            try:
+                sent.append(
+                    resend.resend(
+                        message, note=f"re-send of #{message.pk} by {request.user} in the admin"
+                    )
+                )
+            except resend.ResendRefused as exc:
+                self.message_user(
+                    request,
+                    _("Message #%(pk)s not re-sent: %(reason)s.")
+                    % {"pk": message.pk, "reason": exc},
+                    messages.ERROR,
+                )
+        if sent:
+            self.message_user(
+                request,
+                ngettext(
+                    "%(count)d message re-sent: %(list)s.",
+                    "%(count)d messages re-sent: %(list)s.",
+                    len(sent),
+                )
+                % {
+                    "count": len(sent),
+                    "list": ", ".join(
+                        f"#{m.resend_of_id} as #{m.pk} to {m.recipient}" for m in sent
+                    ),
+                },
+                messages.SUCCESS,
+            )
+        if skipped:
+            self.message_user(
+                request,
+                ngettext(
+                    "%(count)d skipped because it is not suppressed (a failed message is "
+                    "retried with “Retry failed messages”).",
+                    "%(count)d skipped because they are not suppressed (a failed message is "
+                    "retried with “Retry failed messages”).",
+                    skipped,
+                )
+                % {"count": skipped},
                 messages.WARNING,
             )
 

@@ -898,6 +898,18 @@ class Message(models.Model):
         related_name="members",
         help_text=_("For a member of a gateway-side group: the group send it came from."),
     )
+    resend_of = models.ForeignKey(
+        "self",
+        verbose_name=_("re-send of"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="resends",
+        help_text=_(
+            "For a re-send: the suppressed message it replaces (its cause fixed by an operator "
+            "or a corrected number)."
+        ),
+    )
 
     objects = MessageQuerySet.as_manager()
 
