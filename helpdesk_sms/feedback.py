@@ -44,12 +44,13 @@ def collect(sender: Any, messages: list[Message], **kwargs: Any) -> None:
     if request is None:
         return
     pending: list[Message] | None = getattr(request, PENDING, None)
-    if pending is None:
-        pending = []
-        setattr(request, PENDING, pending)
-        # The messages are the host's transaction's: reported only if it commits.
-        transaction.on_commit(lambda: report(request))
-    pending.extend(messages)
+    if pending is not None:  # a report is already waiting for the commit
+        pending.extend(messages)
+        return
+    setattr(request, PENDING, list(messages))
+    # The messages are the host's transaction's: reported only if it commits (in
+    # autocommit on_commit reports at once, so the list must be in place first).
+    transaction.on_commit(lambda: report(request))
 
 
 def report(request: HttpRequest) -> None:
