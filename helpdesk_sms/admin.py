@@ -163,7 +163,7 @@ class ProviderAdmin(ModelAdmin[Provider]):
         "is_active",
         "priority",
         "latest_balance",
-        "low_balance_threshold",
+        "threshold_shown",
     )
     list_filter = ("gateway", "is_active")
     search_fields = ("name",)
@@ -171,6 +171,7 @@ class ProviderAdmin(ModelAdmin[Provider]):
         "credential_status",
         "gateway_info",
         "callback_url",
+        "threshold_status",
         "created_at",
         "updated_at",
     )
@@ -214,7 +215,7 @@ class ProviderAdmin(ModelAdmin[Provider]):
             {"fields": ("callback_secrets", "clear_callback_secrets", "callback_url")},
         ),
         (_("Prices"), {"fields": ("price_per_part", "currency")}),
-        (_("Balance"), {"fields": ("low_balance_threshold",)}),
+        (_("Balance"), {"fields": ("low_balance_threshold", "threshold_status")}),
         (_("History"), {"fields": ("created_at", "updated_at"), "classes": ("collapse",)}),
     )
 
@@ -292,6 +293,27 @@ class ProviderAdmin(ModelAdmin[Provider]):
                 )
             )
         return format_html_join("", "<div>{}: {} {}{}</div>", rows)
+
+    @admin.display(description=_("low-balance threshold"), ordering="low_balance_threshold")
+    def threshold_shown(self, obj: Provider) -> SafeString | str:
+        """The threshold, or a visible warning where a balance is read but nobody is warned."""
+        if obj.low_balance_threshold is not None:
+            return str(obj.low_balance_threshold)
+        return self.threshold_status(obj)
+
+    @admin.display(description=_("threshold"))
+    def threshold_status(self, obj: Provider | None) -> SafeString | str:
+        """'No threshold set' for a gateway with a balance: its running dry goes unwarned."""
+        if obj is None or obj.low_balance_threshold is not None:
+            return ""
+        if not self._has_balance_feature(obj):
+            return str(_("this gateway has no balance feature"))
+        return format_html(
+            '<span class="hsms-warning" style="color: #a35200; font-weight: bold">⚠ {}</span>'
+            '<div class="help">{}</div>',
+            _("no threshold set"),
+            _("Nobody is warned when the balance runs low: set a low-balance threshold."),
+        )
 
     @admin.display(description=_("callback URL"))
     def callback_url(self, obj: Provider | None) -> StrOrPromise:

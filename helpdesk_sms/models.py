@@ -82,6 +82,10 @@ OUTBOX_OPTIONS: dict[str, str] = {
 }
 
 
+#: How the credential fields are named in messages.
+CREDENTIAL_LABELS = {"username": "username", "api_key": "API key", "password": "password"}
+
+
 class ProviderQuerySet(models.QuerySet["Provider"]):
     def active(self) -> ProviderQuerySet:
         return self.filter(is_active=True)
@@ -299,6 +303,34 @@ class Provider(models.Model):
     def allowed_country_list(self) -> list[str]:
         return [c.strip().upper() for c in self.allowed_countries.split(",") if c.strip()]
 
+    def missing_credentials(self, cls: type[Gateway]) -> dict[str, str]:
+        """{field: why} for an active provider lacking what its gateway logs in with.
+
+        The gateway declares the sets it accepts (``credential_sets``); the set closest to
+        complete names the missing fields. An inactive provider may be saved half set up.
+        """
+        if not self.is_active or not cls.credential_sets:
+            return {}
+        present = {name for name in CREDENTIAL_LABELS if getattr(self, name)}
+        # The set missing fewest fields; on a tie the gateway's first (its usual way).
+        closest = min(cls.credential_sets, key=lambda needed: len(needed - present))
+        if closest <= present:
+            return {}
+        label = cls.verbose_name or cls.name
+        ways = ", or the ".join(
+            " and ".join(CREDENTIAL_LABELS[name] for name in CREDENTIAL_LABELS if name in needed)
+            for needed in cls.credential_sets
+        )
+        return {
+            name: _(
+                "%(gateway)s logs in with the %(ways)s: the %(field)s is missing. Enter it, or "
+                "untick “active” until you have it."
+            )
+            % {"gateway": label, "ways": ways, "field": CREDENTIAL_LABELS[name]}
+            for name in CREDENTIAL_LABELS
+            if name in closest - present
+        }
+
     def clean(self) -> None:
         super().clean()
         try:
@@ -363,6 +395,9 @@ class Provider(models.Model):
             raise ValidationError(
                 {"default_sender": _("The default sender must belong to this provider.")}
             )
+        missing = self.missing_credentials(cls)
+        if missing:
+            raise ValidationError(missing)
 
 
 class ProviderPrice(models.Model):
