@@ -8,6 +8,7 @@ record, changed only through the state machine's operator actions (retry, cancel
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Sequence
@@ -20,7 +21,7 @@ from django.db import models, transaction
 from django.db.models import Count, OuterRef, Prefetch, QuerySet, Subquery, Sum
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
@@ -29,7 +30,7 @@ from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from . import api, balances, kick, outbox, resend, template_variables
+from . import admin_preview, api, balances, kick, outbox, resend, template_variables
 from .exceptions import SmsInputError
 from .forms import (
     SECRET_FIELDS,
@@ -554,11 +555,31 @@ class NotificationTemplateAdmin(ModelAdmin[NotificationTemplate]):
         """What a body may use: anything else is refused when the template is saved."""
         return template_variables.help_table()
 
+    class Media:
+        js = ("helpdesk_sms/template_preview.js",)
+
+    def get_urls(self) -> list[URLPattern]:
+        live = path(
+            "live-preview/",
+            self.admin_site.admin_view(functools.partial(admin_preview.live_preview, self)),
+            name="helpdesk_sms_notificationtemplate_live_preview",
+        )
+        return [live, *super().get_urls()]
+
     @admin.display(description=_("preview"))
     def preview(self, obj: NotificationTemplate | None) -> SafeString | StrOrPromise:
+        """The saved text rendered; template_preview.js refreshes it as the form is edited."""
         if obj is None or not obj.pk:
-            return _("Save the template to see it rendered with a sample ticket.")
-        return preview_html(obj)
+            shown: SafeString | StrOrPromise = _(
+                "Type the text to see it rendered with a sample ticket."
+            )
+        else:
+            shown = preview_html(obj)
+        return format_html(
+            '<div id="hsms-live-preview" data-url="{}" aria-live="polite">{}</div>',
+            reverse("admin:helpdesk_sms_notificationtemplate_live_preview"),
+            shown,
+        )
 
     @admin.action(description=_("Activate selected templates"), permissions=["change"])
     def activate(self, request: HttpRequest, queryset: QuerySet[NotificationTemplate]) -> None:

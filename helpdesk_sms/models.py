@@ -645,26 +645,11 @@ class NotificationTemplate(models.Model):
         return self.name
 
     def clean(self) -> None:
-        from .rendering import TemplateRenderError, unknown_variables
-
         super().clean()
         errors: dict[str, Any] = {}
-        try:
-            unknown = unknown_variables(self.body, self.event) if self.event else []
-        except TemplateRenderError as exc:
-            errors["body"] = str(exc)
-        else:
-            if unknown:
-                errors["body"] = ngettext(
-                    "%(names)s is not a template variable for the “%(event)s” event; the "
-                    "variables are listed below the body.",
-                    "%(names)s are not template variables for the “%(event)s” event; the "
-                    "variables are listed below the body.",
-                    len(unknown),
-                ) % {
-                    "names": ", ".join(f"{{{{ {name} }}}}" for name in unknown),
-                    "event": Event(self.event).label,
-                }
+        body_error = self.body_error()
+        if body_error:
+            errors["body"] = body_error
         if self.audience == Audience.GROUP and not self.group_id:
             errors["group"] = _("Choose the group this template texts.")
         if self.audience != Audience.GROUP and self.group_id:
@@ -680,6 +665,30 @@ class NotificationTemplate(models.Model):
             errors[NON_FIELD_ERRORS] = self.twin_error(other)
         if errors:
             raise ValidationError(errors)
+
+    def body_error(self) -> str:
+        """What is wrong with the body (syntax, a variable the event lacks); "" if nothing.
+
+        Also what the live preview shows while the body is being typed.
+        """
+        from .rendering import TemplateRenderError, unknown_variables
+
+        try:
+            unknown = unknown_variables(self.body, self.event) if self.event else []
+        except TemplateRenderError as exc:
+            return str(exc)
+        if not unknown:
+            return ""
+        return ngettext(
+            "%(names)s is not a template variable for the “%(event)s” event; the "
+            "variables are listed below the body.",
+            "%(names)s are not template variables for the “%(event)s” event; the "
+            "variables are listed below the body.",
+            len(unknown),
+        ) % {
+            "names": ", ".join(f"{{{{ {name} }}}}" for name in unknown),
+            "event": Event(self.event).label,
+        }
 
     def active_twin(self) -> NotificationTemplate | None:
         """Another active template this one, active too, would double every SMS with.
