@@ -637,16 +637,17 @@ def _to_the_second(value: Any) -> str:
     return date_format(timezone.localtime(value), SECONDS_FORMAT) if value else ""
 
 
-def _seconds_field(name: str) -> Any:
-    """A read-only display of Message.``name`` to the second, under the field's own label.
+def _seconds_field(name: str, model: type[models.Model] = Message) -> Any:
+    """A read-only display of ``model``.``name`` to the second, under the field's own label.
 
-    Django shows a read-only datetime in DATETIME_FORMAT, minutes only by default: two
-    events in the same minute would look simultaneous, and the timeline shows seconds.
+    Django shows a datetime in DATETIME_FORMAT, minutes only by default: two events in the
+    same minute would look simultaneous, and the timeline shows seconds. The lists of
+    messages, events and balances use it too: one time format everywhere.
     """
-    field = Message._meta.get_field(name)
+    field = model._meta.get_field(name)
 
     @admin.display(description=getattr(field, "verbose_name", name), ordering=name)
-    def shown(self: Any, obj: Message) -> str:
+    def shown(self: Any, obj: Any) -> str:
         return _to_the_second(getattr(obj, name)) or self.get_empty_value_display()
 
     return shown
@@ -669,6 +670,11 @@ STATUS_COLOURS: dict[str, str] = {
 
 #: Statuses whose row in the message list says why (the message was not sent).
 REASON_STATUSES = frozenset({Status.FAILED, Status.SUPPRESSED})
+
+
+def _clipped(text: str) -> SafeString:
+    """A list cell's text, cut to two lines by message_list.css (the page has it whole)."""
+    return format_html('<span class="hsms-clip">{}</span>', text)
 
 
 class ReadOnlyLogAdmin(ModelAdmin[_M], Generic[_M]):
@@ -705,18 +711,16 @@ def cost_totals(messages: QuerySet[Message]) -> list[str]:
 class MessageAdmin(ReadOnlyLogAdmin[Message]):
     list_display = (
         "id",
-        "created_at",
+        "created",
         "to",
         "status_label",
         "provider",
-        "parts_shown",
         "cost_shown",
-        "event",
-        "ticket_id",
+        "origin",
         "short_body",
         "reason",
     )
-    list_display_links = ("id", "created_at")
+    list_display_links = ("id", "created")
     list_filter = ("status", "provider", "event", "is_test", "created_at")
     search_fields = ("recipient", "body", "provider_message_id", "ticket_id", "idempotency_key")
     date_hierarchy = "created_at"
@@ -819,7 +823,7 @@ class MessageAdmin(ReadOnlyLogAdmin[Message]):
         label = format_html(
             '<span class="hsms-status hsms-status-{}" style="display: inline-block; '
             "padding: 1px 6px; border-radius: 3px; color: #fff; background: {}; "
-            'white-space: nowrap">{}</span>',
+            'max-width: 9em">{}</span>',
             obj.status,
             STATUS_COLOURS.get(obj.status, "#6b6b6b"),
             obj.get_status_display(),
@@ -881,19 +885,25 @@ class MessageAdmin(ReadOnlyLogAdmin[Message]):
             return obj.recipient
         return str(obj.group) if obj.group_id else self.get_empty_value_display()
 
+    @admin.display(description=_("event"), ordering="event")
+    def origin(self, obj: Message) -> str:
+        """The event and its ticket in one narrow cell (the list must fit 1366 px)."""
+        ticket = f" #{obj.ticket_id}" if obj.ticket_id else ""
+        return f"{obj.get_event_display()}{ticket}"
+
     @admin.display(description=_("text"))
-    def short_body(self, obj: Message) -> str:
-        return Truncator(obj.body).chars(50)
+    def short_body(self, obj: Message) -> SafeString:
+        return _clipped(Truncator(obj.body).chars(50))
 
     @admin.display(description=_("reason"))
-    def reason(self, obj: Message) -> str:
+    def reason(self, obj: Message) -> SafeString | str:
         """Why a failed or suppressed message was not sent, in short; the page has it all."""
         if obj.status not in REASON_STATUSES:
             return ""
         text = obj.error_text or obj.error_category
         if not text and obj.is_test:
             return str(_("test mode: the gateway sent nothing"))
-        return Truncator(text).chars(60) if text else self.get_empty_value_display()
+        return _clipped(Truncator(text).chars(60)) if text else self.get_empty_value_display()
 
     @admin.display(description=_("events"))
     def timeline(self, obj: Message) -> SafeString:
@@ -1077,7 +1087,8 @@ class MessageAdmin(ReadOnlyLogAdmin[Message]):
 
 @admin.register(MessageEvent)
 class MessageEventAdmin(ReadOnlyLogAdmin[MessageEvent]):
-    list_display = ("created_at", "message", "from_status", "to_status", "source", "note")
+    list_display = ("time", "message", "from_status", "to_status", "source", "note")
+    list_display_links = ("time", "message")
     list_filter = ("source", "to_status", "created_at")
     search_fields = ("message__recipient", "message__provider_message_id", "note")
     date_hierarchy = "created_at"
@@ -1089,9 +1100,10 @@ class MessageEventAdmin(ReadOnlyLogAdmin[MessageEvent]):
         "source",
         "note",
         "pretty_data",
-        "created_at",
+        "time",
     )
     fields = readonly_fields
+    time = _seconds_field("created_at", MessageEvent)
 
     @admin.display(description=_("raw data"))
     def pretty_data(self, obj: MessageEvent) -> SafeString | str:
@@ -1102,13 +1114,15 @@ class MessageEventAdmin(ReadOnlyLogAdmin[MessageEvent]):
 
 @admin.register(BalanceSnapshot)
 class BalanceSnapshotAdmin(ReadOnlyLogAdmin[BalanceSnapshot]):
-    list_display = ("provider", "account", "amount", "unit", "taken_at", "low")
+    list_display = ("provider", "account", "amount", "unit", "taken", "low")
     list_filter = ("provider", "taken_at")
     search_fields = ("provider__name", "account")
     date_hierarchy = "taken_at"
     list_select_related = ("provider",)
-    readonly_fields = ("provider", "account", "amount", "unit", "taken_at", "low", "pretty_raw")
+    readonly_fields = ("provider", "account", "amount", "unit", "taken", "low", "pretty_raw")
     fields = readonly_fields
+
+    taken = _seconds_field("taken_at", BalanceSnapshot)
 
     @admin.display(description=_("low"), boolean=True)
     def low(self, obj: BalanceSnapshot) -> bool:
