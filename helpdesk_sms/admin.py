@@ -8,6 +8,7 @@ record, changed only through the state machine's operator actions (retry, cancel
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Sequence
@@ -20,7 +21,7 @@ from django.db import models, transaction
 from django.db.models import Count, OuterRef, Prefetch, QuerySet, Subquery, Sum
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
@@ -29,7 +30,7 @@ from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from . import api, balances, kick, outbox, template_variables
+from . import admin_preview, api, balances, kick, outbox, resend, template_variables
 from .admin_group_send import GroupSendProgressAdmin, SendToGroupAdmin
 from .dashboard.views import DashboardAdmin
 from .exceptions import SmsInputError
@@ -167,7 +168,7 @@ class ProviderAdmin(ModelAdmin[Provider]):
         "is_active",
         "priority",
         "latest_balance",
-        "low_balance_threshold",
+        "threshold_shown",
     )
     list_filter = ("gateway", "is_active")
     search_fields = ("name",)
@@ -175,6 +176,7 @@ class ProviderAdmin(ModelAdmin[Provider]):
         "credential_status",
         "gateway_info",
         "callback_url",
+        "threshold_status",
         "created_at",
         "updated_at",
     )
@@ -218,7 +220,7 @@ class ProviderAdmin(ModelAdmin[Provider]):
             {"fields": ("callback_secrets", "clear_callback_secrets", "callback_url")},
         ),
         (_("Prices"), {"fields": ("price_per_part", "currency")}),
-        (_("Balance"), {"fields": ("low_balance_threshold",)}),
+        (_("Balance"), {"fields": ("low_balance_threshold", "threshold_status")}),
         (_("History"), {"fields": ("created_at", "updated_at"), "classes": ("collapse",)}),
     )
 
@@ -296,6 +298,27 @@ class ProviderAdmin(ModelAdmin[Provider]):
                 )
             )
         return format_html_join("", "<div>{}: {} {}{}</div>", rows)
+
+    @admin.display(description=_("low-balance threshold"), ordering="low_balance_threshold")
+    def threshold_shown(self, obj: Provider) -> SafeString | str:
+        """The threshold, or a visible warning where a balance is read but nobody is warned."""
+        if obj.low_balance_threshold is not None:
+            return str(obj.low_balance_threshold)
+        return self.threshold_status(obj)
+
+    @admin.display(description=_("threshold"))
+    def threshold_status(self, obj: Provider | None) -> SafeString | str:
+        """'No threshold set' for a gateway with a balance: its running dry goes unwarned."""
+        if obj is None or obj.low_balance_threshold is not None:
+            return ""
+        if not self._has_balance_feature(obj):
+            return str(_("this gateway has no balance feature"))
+        return format_html(
+            '<span class="hsms-warning" style="color: #a35200; font-weight: bold">⚠ {}</span>'
+            '<div class="help">{}</div>',
+            _("no threshold set"),
+            _("Nobody is warned when the balance runs low: set a low-balance threshold."),
+        )
 
     @admin.display(description=_("callback URL"))
     def callback_url(self, obj: Provider | None) -> StrOrPromise:
@@ -537,11 +560,31 @@ class NotificationTemplateAdmin(ModelAdmin[NotificationTemplate]):
         """What a body may use: anything else is refused when the template is saved."""
         return template_variables.help_table()
 
+    class Media:
+        js = ("helpdesk_sms/template_preview.js",)
+
+    def get_urls(self) -> list[URLPattern]:
+        live = path(
+            "live-preview/",
+            self.admin_site.admin_view(functools.partial(admin_preview.live_preview, self)),
+            name="helpdesk_sms_notificationtemplate_live_preview",
+        )
+        return [live, *super().get_urls()]
+
     @admin.display(description=_("preview"))
     def preview(self, obj: NotificationTemplate | None) -> SafeString | StrOrPromise:
+        """The saved text rendered; template_preview.js refreshes it as the form is edited."""
         if obj is None or not obj.pk:
-            return _("Save the template to see it rendered with a sample ticket.")
-        return preview_html(obj)
+            shown: SafeString | StrOrPromise = _(
+                "Type the text to see it rendered with a sample ticket."
+            )
+        else:
+            shown = preview_html(obj)
+        return format_html(
+            '<div id="hsms-live-preview" data-url="{}" aria-live="polite">{}</div>',
+            reverse("admin:helpdesk_sms_notificationtemplate_live_preview"),
+            shown,
+        )
 
     @admin.action(description=_("Activate selected templates"), permissions=["change"])
     def activate(self, request: HttpRequest, queryset: QuerySet[NotificationTemplate]) -> None:
@@ -599,16 +642,17 @@ def _to_the_second(value: Any) -> str:
     return date_format(timezone.localtime(value), SECONDS_FORMAT) if value else ""
 
 
-def _seconds_field(name: str) -> Any:
-    """A read-only display of Message.``name`` to the second, under the field's own label.
+def _seconds_field(name: str, model: type[models.Model] = Message) -> Any:
+    """A read-only display of ``model``.``name`` to the second, under the field's own label.
 
-    Django shows a read-only datetime in DATETIME_FORMAT, minutes only by default: two
-    events in the same minute would look simultaneous, and the timeline shows seconds.
+    Django shows a datetime in DATETIME_FORMAT, minutes only by default: two events in the
+    same minute would look simultaneous, and the timeline shows seconds. The lists of
+    messages, events and balances use it too: one time format everywhere.
     """
-    field = Message._meta.get_field(name)
+    field = model._meta.get_field(name)
 
     @admin.display(description=getattr(field, "verbose_name", name), ordering=name)
-    def shown(self: Any, obj: Message) -> str:
+    def shown(self: Any, obj: Any) -> str:
         return _to_the_second(getattr(obj, name)) or self.get_empty_value_display()
 
     return shown
@@ -631,6 +675,11 @@ STATUS_COLOURS: dict[str, str] = {
 
 #: Statuses whose row in the message list says why (the message was not sent).
 REASON_STATUSES = frozenset({Status.FAILED, Status.SUPPRESSED})
+
+
+def _clipped(text: str) -> SafeString:
+    """A list cell's text, cut to two lines by message_list.css (the page has it whole)."""
+    return format_html('<span class="hsms-clip">{}</span>', text)
 
 
 class ReadOnlyLogAdmin(ModelAdmin[_M], Generic[_M]):
@@ -667,23 +716,21 @@ def cost_totals(messages: QuerySet[Message]) -> list[str]:
 class MessageAdmin(ReadOnlyLogAdmin[Message]):
     list_display = (
         "id",
-        "created_at",
+        "created",
         "to",
         "status_label",
         "provider",
-        "parts_shown",
         "cost_shown",
-        "event",
-        "ticket_id",
+        "origin",
         "short_body",
         "reason",
     )
-    list_display_links = ("id", "created_at")
+    list_display_links = ("id", "created")
     list_filter = ("status", "provider", "event", "is_test", "created_at")
     search_fields = ("recipient", "body", "provider_message_id", "ticket_id", "idempotency_key")
     date_hierarchy = "created_at"
     list_select_related = ("provider", "group")
-    actions = ["retry_failed", "cancel_pending"]
+    actions = ["retry_failed", "resend_suppressed", "cancel_pending"]
     # The page is view-only (see ReadOnlyLogAdmin), which shows every field read-only; only
     # the computed ones need naming here.
     readonly_fields = (
@@ -692,6 +739,7 @@ class MessageAdmin(ReadOnlyLogAdmin[Message]):
         "estimated_cost_shown",
         "cost_shown",
         "timeline",
+        "resent_as",
         "status_changed",
         "send_at_shown",
         "next_attempt",
@@ -727,6 +775,8 @@ class MessageAdmin(ReadOnlyLogAdmin[Message]):
                     "gateway_options",
                     "is_test",
                     "parent",
+                    "resend_of",
+                    "resent_as",
                 )
             },
         ),
@@ -779,7 +829,7 @@ class MessageAdmin(ReadOnlyLogAdmin[Message]):
         label = format_html(
             '<span class="hsms-status hsms-status-{}" style="display: inline-block; '
             "padding: 1px 6px; border-radius: 3px; color: #fff; background: {}; "
-            'white-space: nowrap">{}</span>',
+            'max-width: 9em">{}</span>',
             obj.status,
             STATUS_COLOURS.get(obj.status, "#6b6b6b"),
             obj.get_status_display(),
@@ -841,19 +891,25 @@ class MessageAdmin(ReadOnlyLogAdmin[Message]):
             return obj.recipient
         return str(obj.group) if obj.group_id else self.get_empty_value_display()
 
+    @admin.display(description=_("event"), ordering="event")
+    def origin(self, obj: Message) -> str:
+        """The event and its ticket in one narrow cell (the list must fit 1366 px)."""
+        ticket = f" #{obj.ticket_id}" if obj.ticket_id else ""
+        return f"{obj.get_event_display()}{ticket}"
+
     @admin.display(description=_("text"))
-    def short_body(self, obj: Message) -> str:
-        return Truncator(obj.body).chars(50)
+    def short_body(self, obj: Message) -> SafeString:
+        return _clipped(Truncator(obj.body).chars(50))
 
     @admin.display(description=_("reason"))
-    def reason(self, obj: Message) -> str:
+    def reason(self, obj: Message) -> SafeString | str:
         """Why a failed or suppressed message was not sent, in short; the page has it all."""
         if obj.status not in REASON_STATUSES:
             return ""
         text = obj.error_text or obj.error_category
         if not text and obj.is_test:
             return str(_("test mode: the gateway sent nothing"))
-        return Truncator(text).chars(60) if text else self.get_empty_value_display()
+        return _clipped(Truncator(text).chars(60)) if text else self.get_empty_value_display()
 
     @admin.display(description=_("events"))
     def timeline(self, obj: Message) -> SafeString:
@@ -925,6 +981,74 @@ class MessageAdmin(ReadOnlyLogAdmin[Message]):
                 messages.WARNING,
             )
 
+    @admin.display(description=_("re-sent as"))
+    def resent_as(self, obj: Message) -> SafeString | str:
+        """The message that replaced this suppressed one, linked."""
+        found = list(obj.resends.values_list("pk", flat=True))
+        if not found:
+            return self.get_empty_value_display()
+        return format_html_join(
+            ", ",
+            '<a href="{}">#{}</a>',
+            ((reverse("admin:helpdesk_sms_message_change", args=[pk]), pk) for pk in found),
+        )
+
+    @admin.action(description=_("Re-send suppressed messages"), permissions=["change"])
+    def resend_suppressed(self, request: HttpRequest, queryset: QuerySet[Message]) -> None:
+        """A new, linked message for each suppressed one whose cause is fixed (see resend.py).
+
+        The number is looked up and checked again; one still not sendable is named with the
+        reason, and nothing is written for it.
+        """
+        sent: list[Message] = []
+        skipped = 0
+        for message in queryset.select_related("template", "provider"):
+            if message.status != Status.SUPPRESSED:
+                skipped += 1
+                continue
+            try:
+                sent.append(
+                    resend.resend(
+                        message, note=f"re-send of #{message.pk} by {request.user} in the admin"
+                    )
+                )
+            except resend.ResendRefused as exc:
+                self.message_user(
+                    request,
+                    _("Message #%(pk)s not re-sent: %(reason)s.")
+                    % {"pk": message.pk, "reason": exc},
+                    messages.ERROR,
+                )
+        if sent:
+            self.message_user(
+                request,
+                ngettext(
+                    "%(count)d message re-sent: %(list)s.",
+                    "%(count)d messages re-sent: %(list)s.",
+                    len(sent),
+                )
+                % {
+                    "count": len(sent),
+                    "list": ", ".join(
+                        f"#{m.resend_of_id} as #{m.pk} to {m.recipient}" for m in sent
+                    ),
+                },
+                messages.SUCCESS,
+            )
+        if skipped:
+            self.message_user(
+                request,
+                ngettext(
+                    "%(count)d skipped because it is not suppressed (a failed message is "
+                    "retried with “Retry failed messages”).",
+                    "%(count)d skipped because they are not suppressed (a failed message is "
+                    "retried with “Retry failed messages”).",
+                    skipped,
+                )
+                % {"count": skipped},
+                messages.WARNING,
+            )
+
     @admin.action(description=_("Cancel scheduled or queued messages"), permissions=["change"])
     def cancel_pending(self, request: HttpRequest, queryset: QuerySet[Message]) -> None:
         canceled = skipped = 0
@@ -974,7 +1098,8 @@ class GroupSendAdmin(GroupSendProgressAdmin, ReadOnlyLogAdmin[GroupSend]):
 
 @admin.register(MessageEvent)
 class MessageEventAdmin(ReadOnlyLogAdmin[MessageEvent]):
-    list_display = ("created_at", "message", "from_status", "to_status", "source", "note")
+    list_display = ("time", "message", "from_status", "to_status", "source", "note")
+    list_display_links = ("time", "message")
     list_filter = ("source", "to_status", "created_at")
     search_fields = ("message__recipient", "message__provider_message_id", "note")
     date_hierarchy = "created_at"
@@ -986,9 +1111,10 @@ class MessageEventAdmin(ReadOnlyLogAdmin[MessageEvent]):
         "source",
         "note",
         "pretty_data",
-        "created_at",
+        "time",
     )
     fields = readonly_fields
+    time = _seconds_field("created_at", MessageEvent)
 
     @admin.display(description=_("raw data"))
     def pretty_data(self, obj: MessageEvent) -> SafeString | str:
@@ -999,13 +1125,15 @@ class MessageEventAdmin(ReadOnlyLogAdmin[MessageEvent]):
 
 @admin.register(BalanceSnapshot)
 class BalanceSnapshotAdmin(ReadOnlyLogAdmin[BalanceSnapshot]):
-    list_display = ("provider", "account", "amount", "unit", "taken_at", "low")
+    list_display = ("provider", "account", "amount", "unit", "taken", "low")
     list_filter = ("provider", "taken_at")
     search_fields = ("provider__name", "account")
     date_hierarchy = "taken_at"
     list_select_related = ("provider",)
-    readonly_fields = ("provider", "account", "amount", "unit", "taken_at", "low", "pretty_raw")
+    readonly_fields = ("provider", "account", "amount", "unit", "taken", "low", "pretty_raw")
     fields = readonly_fields
+
+    taken = _seconds_field("taken_at", BalanceSnapshot)
 
     @admin.display(description=_("level"))
     def low(self, obj: BalanceSnapshot) -> SafeString | str:

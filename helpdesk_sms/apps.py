@@ -9,7 +9,7 @@ class HelpdeskSmsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import checks, logredact, receivers  # noqa: F401  (registered on import)
+        from . import checks, feedback, logredact, receivers  # noqa: F401  (registered on import)
         from .integrations import connect_all
         from .periodic import register_periodic_tasks
 

@@ -82,6 +82,10 @@ OUTBOX_OPTIONS: dict[str, str] = {
 }
 
 
+#: How the credential fields are named in messages.
+CREDENTIAL_LABELS = {"username": "username", "api_key": "API key", "password": "password"}
+
+
 class ProviderQuerySet(models.QuerySet["Provider"]):
     def active(self) -> ProviderQuerySet:
         return self.filter(is_active=True)
@@ -299,6 +303,34 @@ class Provider(models.Model):
     def allowed_country_list(self) -> list[str]:
         return [c.strip().upper() for c in self.allowed_countries.split(",") if c.strip()]
 
+    def missing_credentials(self, cls: type[Gateway]) -> dict[str, str]:
+        """{field: why} for an active provider lacking what its gateway logs in with.
+
+        The gateway declares the sets it accepts (``credential_sets``); the set closest to
+        complete names the missing fields. An inactive provider may be saved half set up.
+        """
+        if not self.is_active or not cls.credential_sets:
+            return {}
+        present = {name for name in CREDENTIAL_LABELS if getattr(self, name)}
+        # The set missing fewest fields; on a tie the gateway's first (its usual way).
+        closest = min(cls.credential_sets, key=lambda needed: len(needed - present))
+        if closest <= present:
+            return {}
+        label = cls.verbose_name or cls.name
+        ways = ", or the ".join(
+            " and ".join(CREDENTIAL_LABELS[name] for name in CREDENTIAL_LABELS if name in needed)
+            for needed in cls.credential_sets
+        )
+        return {
+            name: _(
+                "%(gateway)s logs in with the %(ways)s: the %(field)s is missing. Enter it, or "
+                "untick “active” until you have it."
+            )
+            % {"gateway": label, "ways": ways, "field": CREDENTIAL_LABELS[name]}
+            for name in CREDENTIAL_LABELS
+            if name in closest - present
+        }
+
     def clean(self) -> None:
         super().clean()
         try:
@@ -363,6 +395,9 @@ class Provider(models.Model):
             raise ValidationError(
                 {"default_sender": _("The default sender must belong to this provider.")}
             )
+        missing = self.missing_credentials(cls)
+        if missing:
+            raise ValidationError(missing)
 
 
 class ProviderPrice(models.Model):
@@ -610,26 +645,11 @@ class NotificationTemplate(models.Model):
         return self.name
 
     def clean(self) -> None:
-        from .rendering import TemplateRenderError, unknown_variables
-
         super().clean()
         errors: dict[str, Any] = {}
-        try:
-            unknown = unknown_variables(self.body, self.event) if self.event else []
-        except TemplateRenderError as exc:
-            errors["body"] = str(exc)
-        else:
-            if unknown:
-                errors["body"] = ngettext(
-                    "%(names)s is not a template variable for the “%(event)s” event; the "
-                    "variables are listed below the body.",
-                    "%(names)s are not template variables for the “%(event)s” event; the "
-                    "variables are listed below the body.",
-                    len(unknown),
-                ) % {
-                    "names": ", ".join(f"{{{{ {name} }}}}" for name in unknown),
-                    "event": Event(self.event).label,
-                }
+        body_error = self.body_error()
+        if body_error:
+            errors["body"] = body_error
         if self.audience == Audience.GROUP and not self.group_id:
             errors["group"] = _("Choose the group this template texts.")
         if self.audience != Audience.GROUP and self.group_id:
@@ -645,6 +665,30 @@ class NotificationTemplate(models.Model):
             errors[NON_FIELD_ERRORS] = self.twin_error(other)
         if errors:
             raise ValidationError(errors)
+
+    def body_error(self) -> str:
+        """What is wrong with the body (syntax, a variable the event lacks); "" if nothing.
+
+        Also what the live preview shows while the body is being typed.
+        """
+        from .rendering import TemplateRenderError, unknown_variables
+
+        try:
+            unknown = unknown_variables(self.body, self.event) if self.event else []
+        except TemplateRenderError as exc:
+            return str(exc)
+        if not unknown:
+            return ""
+        return ngettext(
+            "%(names)s is not a template variable for the “%(event)s” event; the "
+            "variables are listed below the body.",
+            "%(names)s are not template variables for the “%(event)s” event; the "
+            "variables are listed below the body.",
+            len(unknown),
+        ) % {
+            "names": ", ".join(f"{{{{ {name} }}}}" for name in unknown),
+            "event": Event(self.event).label,
+        }
 
     def active_twin(self) -> NotificationTemplate | None:
         """Another active template this one, active too, would double every SMS with.
@@ -1007,6 +1051,18 @@ class Message(models.Model):
         blank=True,
         related_name="members",
         help_text=_("For a member of a gateway-side group: the group send it came from."),
+    )
+    resend_of = models.ForeignKey(
+        "self",
+        verbose_name=_("re-send of"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="resends",
+        help_text=_(
+            "For a re-send: the suppressed message it replaces (its cause fixed by an operator "
+            "or a corrected number)."
+        ),
     )
 
     group_send = models.ForeignKey(

@@ -29,7 +29,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from . import conf, template_context
+from . import conf, signals, template_context
 from .compose import Composer, apply_smart_replace, creation_event, resolve_provider
 from .exceptions import InvalidRecipient, SmsInputError
 from .inputs import check_notify_arguments
@@ -191,7 +191,22 @@ def _run(requests: Sequence[Request]) -> list[Message]:
             )
     if any(m.status == Status.QUEUED for m in created):
         dispatch_on_commit()
+    if created:
+        announce_created(created)
     return created
+
+
+def announce_created(created: list[Message]) -> None:
+    """Tell listeners (the admin's save feedback) what was written; never raises."""
+    for receiver, result in signals.notification_messages_created.send_robust(
+        sender=Message, messages=created
+    ):
+        if isinstance(result, Exception):
+            logger.error(
+                "helpdesk_sms: %r failed on notification_messages_created",
+                receiver,
+                exc_info=result,
+            )
 
 
 def _drafts(requests: Sequence[Request]) -> list[Draft]:

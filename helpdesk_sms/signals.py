@@ -12,6 +12,10 @@ Outgoing:
   sent after the change is committed.
 * ``balance_low`` (sender=Provider, provider=…, snapshot=BalanceSnapshot, threshold=Decimal)
   sent once each time a balance crosses below the provider's threshold.
+* ``notification_messages_created`` (sender=Message, messages=[Message, …]) sent by
+  ``notify()`` right after it wrote the messages of an event (queued, suppressed or failed,
+  each with its reason), inside the host's transaction; receivers must not raise (they are
+  called robustly and their errors logged). The admin's save feedback listens to it.
 """
 
 from django.dispatch import Signal
@@ -22,3 +26,4 @@ task_added = Signal()
 
 message_status_changed = Signal()
 balance_low = Signal()
+notification_messages_created = Signal()

@@ -76,8 +76,8 @@ def test_add_reads_the_callback_secrets_from_an_environment_variable_one_per_lin
     monkeypatch.setenv("CALLBACK_SECRETS", f"{SECRET}\n{OLD_SECRET}\n")
 
     output = run(
-        "sms_provider", "add", "U", "--gateway", "unified", "--callback-secret-env",
-        "CALLBACK_SECRETS",
+        "sms_provider", "add", "U", "--gateway", "unified", "--inactive",
+        "--callback-secret-env", "CALLBACK_SECRETS",
     )  # fmt: skip
 
     assert Provider.objects.get(name="U").callback_secret_list() == [SECRET, OLD_SECRET]
@@ -85,7 +85,10 @@ def test_add_reads_the_callback_secrets_from_an_environment_variable_one_per_lin
 
 
 def test_add_takes_a_callback_secret_given_directly():
-    run("sms_provider", "add", "U", "--gateway", "unified", "--callback-secret", SECRET)
+    run(
+        "sms_provider", "add", "U", "--gateway", "unified", "--inactive", "--callback-secret",
+        SECRET,
+    )  # fmt: skip
 
     assert Provider.objects.get(name="U").callback_secret_list() == [SECRET]
 
@@ -187,8 +190,8 @@ def test_add_with_several_senders_creates_each_and_makes_the_first_the_default()
 
 def test_add_with_a_refused_second_sender_writes_nothing():
     error = refused(
-        "sms_provider", "add", "C", "--gateway", "canlog", "--sender", "WEBSMS", "--sender",
-        "TOOLONG",
+        "sms_provider", "add", "C", "--gateway", "canlog", "--api-key", "k", "--sender",
+        "WEBSMS", "--sender", "TOOLONG",
     )  # fmt: skip
 
     assert error.returncode == 2

@@ -263,14 +263,14 @@ def test_set_password_env_replaces_the_password(unified_provider, monkeypatch):
 
 
 def test_set_clear_password_erases_it(unified_provider):
-    sms_set(unified_provider, "--clear-password")
+    sms_set(unified_provider, "--clear-password", "--inactive")
 
     assert fresh(unified_provider).password == ""
     assert shown_rows(unified_provider)["password"] == "not set"
 
 
 def test_set_clear_api_key_erases_it(canlog_provider):
-    sms_set(canlog_provider, "--clear-api-key")
+    sms_set(canlog_provider, "--clear-api-key", "--inactive")
 
     assert fresh(canlog_provider).api_key == ""
 

@@ -205,6 +205,7 @@ class AtlGateway(Gateway):
 
     name = "atl"
     verbose_name = "ATL InfoTech"
+    credential_sets = (frozenset({"username", "password"}), frozenset({"username", "api_key"}))
     capabilities = frozenset(
         {
             Capability.UNICODE,

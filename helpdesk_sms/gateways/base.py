@@ -204,6 +204,10 @@ class Gateway:
     #: Options a template or a send_sms call may set for its own messages, overriding the
     #: provider's option of the same name (Canlog's channel and route), with a help text.
     message_option_help: ClassVar[dict[str, str]] = {}
+    #: The Provider credential fields an active provider of this gateway needs: any one of
+    #: these sets, complete (``()``: none, as for the console). Checked by Provider.clean,
+    #: so the admin and the ``sms_provider`` commands refuse a provider that cannot log in.
+    credential_sets: ClassVar[tuple[frozenset[str], ...]] = ()
 
     def __init__(self, provider: Provider) -> None:
         self.provider = provider

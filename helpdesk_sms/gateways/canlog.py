@@ -161,6 +161,7 @@ class CanlogGateway(Gateway):
 
     name = "canlog"
     verbose_name = "Canlog"
+    credential_sets = (frozenset({"api_key"}), frozenset({"username", "password"}))
     capabilities = frozenset(
         {
             Capability.UNICODE,

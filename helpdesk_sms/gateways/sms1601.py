@@ -265,6 +265,7 @@ class Sms1601Gateway(Gateway):
 
     name = "sms1601"
     verbose_name = "1601SMS"
+    credential_sets = (frozenset({"username", "password"}),)
     capabilities = frozenset(
         {
             Capability.SCHEDULE,

@@ -174,6 +174,7 @@ class SmscloneGateway(Gateway):
 
     name = "smsclone"
     verbose_name = "smsclone.com"
+    credential_sets = (frozenset({"username", "password"}),)
     capabilities = frozenset({Capability.BULK, Capability.BALANCE})
     max_numbers_per_request = 100
     max_parts = None

@@ -185,6 +185,7 @@ class UnifiedGateway(Gateway):
 
     name = "unified"
     verbose_name = "Unified Communications"
+    credential_sets = (frozenset({"username", "password"}), frozenset({"username", "api_key"}))
     capabilities = frozenset(
         {
             Capability.UNICODE,

@@ -36,9 +36,9 @@ from urllib.parse import urlencode
 from django.apps import apps
 from django.core import checks
 from django.db import connections, transaction
-from django.db.models.signals import post_save, pre_save
+from django.db.models.signals import post_init, post_save, pre_save
 
-from .. import conf, resolvers, signals
+from .. import conf, resend, resolvers, signals
 from ..notifications import one_pass
 from ..savepoints import host_transaction_lost, inside_host_transaction, related
 from .model_watcher import AssigneeChange, AssigneeTracker
@@ -70,6 +70,7 @@ NEW = "_helpdesk_sms_new"
 ANNOUNCED = "_helpdesk_sms_announced"
 HELD = "_helpdesk_sms_held_assignments"  # made before the creation was announced
 FIRST_FOLLOWUP = "_helpdesk_sms_first_followup"  # the pk of the opening follow-up
+LOADED_VALUE = "_helpdesk_sms_loaded_value"  # a custom field's value as it was loaded
 
 _tracker: AssigneeTracker | None = None
 
@@ -122,6 +123,7 @@ def connect() -> bool:
     post_save.connect(_ticket_saved, sender=Ticket, dispatch_uid=UID)
     post_save.connect(_custom_field_saved, sender=TicketCustomFieldValue, dispatch_uid=UID)
     pre_save.connect(_phone_field_saving, sender=TicketCustomFieldValue, dispatch_uid=UID)
+    post_init.connect(_custom_field_loaded, sender=TicketCustomFieldValue, dispatch_uid=UID)
     post_save.connect(_followup_saved, sender=FollowUp, dispatch_uid=UID)
     new_ticket_done.connect(_new_ticket_done, dispatch_uid=UID)
     _tracker = AssigneeTracker(Ticket, "assigned_to", _assigned, uid=f"{UID}_assignee")
@@ -140,6 +142,7 @@ def disconnect() -> None:
     post_save.disconnect(sender=Ticket, dispatch_uid=UID)
     post_save.disconnect(sender=TicketCustomFieldValue, dispatch_uid=UID)
     pre_save.disconnect(sender=TicketCustomFieldValue, dispatch_uid=UID)
+    post_init.disconnect(sender=TicketCustomFieldValue, dispatch_uid=UID)
     post_save.disconnect(sender=FollowUp, dispatch_uid=UID)
     new_ticket_done.disconnect(dispatch_uid=UID)
     if _tracker is not None:
@@ -341,16 +344,33 @@ def _new_ticket_done(sender: Any, ticket: Any, **kwargs: Any) -> None:
     _announce_created(ticket)
 
 
+def _custom_field_loaded(sender: Any, instance: Any, **kwargs: Any) -> None:
+    """Keep the value as loaded: a save can then tell, in memory, whether it changed it."""
+    instance.__dict__[LOADED_VALUE] = instance.__dict__.get("value")
+
+
 @never_raise
 def _custom_field_saved(
-    sender: Any, instance: Any, raw: bool = False, using: str = "default", **kwargs: Any
+    sender: Any,
+    instance: Any,
+    created: bool = False,
+    raw: bool = False,
+    using: str = "default",
+    **kwargs: Any,
 ) -> None:
-    """The phone custom field of a ticket being created: the customer can be told now."""
+    """The phone custom field of a ticket being created: the customer can be told now.
+
+    Of an existing ticket, a number added or changed: its acknowledgement, if it was
+    suppressed for want of a valid number, goes to the new one (once; see resend.py).
+    """
+    loaded, instance.__dict__[LOADED_VALUE] = instance.__dict__.get(LOADED_VALUE), instance.value
     if raw or related(instance, "field", using).name != helpdesk_settings()["PHONE_FIELD"]:
         return
     ticket = related(instance, "ticket", using)
     if ticket.__dict__.get(NEW):
         _announce_created(ticket)
+    elif str(instance.value or "").strip() and (created or instance.value != loaded):
+        resend.customer_number_changed(ticket, provider=_queue_provider(ticket))
 
 
 @never_raise

@@ -16,6 +16,8 @@ once, at startup, by ``HELPDESK_SMS["MODEL_WATCHER"]``::
 * A save that changes the assignee *in the database* to a user sends ``ticket_assigned``
   (see :class:`AssigneeTracker`); re-saving without a change, or unassigning, sends nothing.
 * A new task sends ``task_added``.
+* A save that corrects the customer's number sends the ticket's acknowledgement, if it was
+  suppressed for want of a valid number, to the new one, once (see :mod:`.number_watch`).
 
 Only saves are seen: ``QuerySet.update()`` and raw SQL send no model signals, so they send
 no SMS either. Fixture loading (``raw`` saves) is ignored on purpose.
@@ -35,9 +37,10 @@ from django.db import connections, models
 from django.db.models import Subquery
 from django.db.models.signals import post_save, pre_save
 
-from .. import conf, signals
+from .. import conf, resend, signals
 from ..notifications import one_pass
 from ..savepoints import host_transaction_lost, inside_host_transaction, related
+from .number_watch import NumberWatch
 
 logger = logging.getLogger(__name__)
 
@@ -229,11 +232,13 @@ class ModelWatcher:
         self.tracker = AssigneeTracker(
             ticket_model, assignee_field, self._assigned, uid=f"{uid}_assignee"
         )
+        self.numbers = NumberWatch(ticket_model, uid=f"{uid}_number")
 
     def connect(self) -> None:
         post_save.connect(
             self._ticket_saved, sender=self.ticket_model, weak=False, dispatch_uid=self.uid
         )
+        self.numbers.connect()
         self.tracker.connect(announce=False)  # _ticket_saved announces its findings
         if self.task_model is not None:
             post_save.connect(
@@ -243,6 +248,7 @@ class ModelWatcher:
     def disconnect(self) -> None:
         post_save.disconnect(sender=self.ticket_model, dispatch_uid=self.uid)
         self.tracker.disconnect()
+        self.numbers.disconnect()
         if self.task_model is not None:
             post_save.disconnect(sender=self.task_model, dispatch_uid=self.uid)
 
@@ -259,6 +265,8 @@ class ModelWatcher:
                 signals.ticket_created.send(sender=sender, ticket=instance)
             if change is not None:
                 self.tracker.announce(instance, change)
+        if self.numbers.corrected(instance) and not created:
+            resend.customer_number_changed(instance)  # never raises into the save
 
     def _assigned(self, ticket: models.Model, change: AssigneeChange) -> None:
         signals.ticket_assigned.send(

@@ -4,6 +4,8 @@ django-helpdesk 2.6's quick-assign form (the "Assigned to" box in the ticket pag
 posts to the ticket update view without any custom field; the view then saves every custom
 field as empty. :class:`CurrentRequestMiddleware` lets the integration see that the phone
 field was not posted, and keep the number (see ``django_helpdesk._phone_field_saving``).
+The admin's save feedback (``helpdesk_sms.feedback``) uses it too: it tells the user whose
+save made SMS what became of them.
 """
 
 from __future__ import annotations
@@ -31,6 +33,12 @@ class CurrentRequestMiddleware:
             return self.get_response(request)
         finally:
             _current.reset(token)
+
+
+def current_request() -> HttpRequest | None:
+    """The request being served in this thread or task (None outside one, or without the
+    middleware)."""
+    return _current.get()
 
 
 def helpdesk_form_left_out(field: str) -> bool:

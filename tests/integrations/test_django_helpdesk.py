@@ -23,6 +23,7 @@ if not apps.is_installed("helpdesk"):
         allow_module_level=True,
     )
 
+from django.contrib.messages import get_messages
 from django.core import checks
 from django.db import connection
 from django.test import Client
@@ -805,3 +806,80 @@ def test_in_autocommit_an_assigned_ticket_texts_its_agent_at_once(
 
     [message] = messages("ticket_assigned")
     assert message.recipient == "+919812345670"
+
+
+# -- a corrected number, and what a staff save is told -----------------------------------
+
+
+def acknowledgements() -> list[Message]:
+    return list(Message.objects.filter(event="ticket_created").order_by("pk"))
+
+
+def test_correcting_the_phone_field_texts_the_suppressed_acknowledgement_to_it(
+    client, staff_client, support, phone_field, sms_provider, canlog_sim
+):
+    submit_public_form(client, support, custom_phone="98765")
+    ticket = Ticket.objects.get()
+
+    respond(staff_client, ticket, custom_phone="98123 45678")
+
+    suppressed, replacement = acknowledgements()
+    assert suppressed.status == Status.SUPPRESSED
+    assert replacement.resend_of == suppressed
+    assert list(deliver(canlog_sim)) == [CUSTOMER_DIGITS]
+    replacement.refresh_from_db()
+    assert (replacement.recipient, replacement.status) == (CUSTOMER, Status.DELIVERED)
+
+
+def test_saving_the_ticket_again_sends_no_second_acknowledgement(
+    client, staff_client, support, phone_field, sms_provider, canlog_sim
+):
+    submit_public_form(client, support, custom_phone="98765")
+    ticket = Ticket.objects.get()
+    respond(staff_client, ticket, custom_phone="98123 45678")
+
+    respond(staff_client, ticket, custom_phone="98123 45679", title="Printer jammed (tray 2)")
+
+    assert len(acknowledgements()) == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_staff_update_that_assigns_tells_the_staff_user_the_agent_sms_was_queued(
+    shipped_templates, client, staff, support, phone_field, sms_provider, agent
+):
+    submit_public_form(client, support)
+    client.force_login(staff)
+    ticket = Ticket.objects.get()
+
+    response = client.post(
+        reverse("helpdesk:update", args=[ticket.pk]),
+        {
+            "comment": "",
+            "new_status": ticket.status,
+            "public": "1",
+            "title": ticket.title,
+            "owner": agent.pk,
+            "priority": ticket.priority,
+            "queue": ticket.queue_id,
+            "custom_phone": "98123 45678",
+        },
+    )
+
+    assert response.status_code == 302
+    [assigned] = Message.objects.filter(event="ticket_assigned")
+    lines = [str(m) for m in get_messages(response.wsgi_request)]
+    assert [line for line in lines if "SMS" in line] == [
+        "SMS queued to +919812345670 (ticket assigned, template “Default: ticket assigned "
+        f"(agent)”), message #{assigned.pk}."
+    ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_public_form_tells_the_visitor_nothing_about_sms(
+    shipped_templates, client, support, phone_field, sms_provider
+):
+    submit_public_form(client, support)
+
+    assert Message.objects.filter(status=Status.QUEUED).count() == 1
+    stored = client.cookies.get("messages")
+    assert stored is None or "SMS" not in stored.value
