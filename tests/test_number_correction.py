@@ -36,6 +36,21 @@ def test_correcting_the_number_sends_the_suppressed_acknowledgement_to_it(memory
     assert replacement.resend_of == suppressed
 
 
+def test_a_correction_is_seen_with_the_demo_sites_django_helpdesk_resolver(
+    memory_provider, settings
+):
+    """The demo names django-helpdesk's resolver, which reads any other ticket's own field."""
+    settings.HELPDESK_SMS = {
+        **settings.HELPDESK_SMS,
+        "CUSTOMER_PHONE_RESOLVER": "helpdesk_sms.integrations.django_helpdesk.customer_phone",
+    }
+    ticket = make_ticket("98765")
+
+    correct(ticket, "+919812345678")
+
+    assert [m.recipient for m in acknowledgements()] == ["98765", "+919812345678"]
+
+
 def test_the_suppressed_acknowledgement_links_its_replacement_on_its_timeline(memory_provider):
     ticket = make_ticket("98765")
 

@@ -7,8 +7,11 @@ number the ticket had when it was loaded is kept on the instance (``post_init``,
 memory only) and compared after the save: only a save that changes it costs anything.
 
 It reads the attributes the default resolver reads (``resolvers.CUSTOMER_PHONE_ATTRIBUTES``),
-and only the loaded ones (a deferred field is never fetched). A site with a resolver of its
-own calls ``helpdesk_sms.resend.customer_number_changed(ticket)`` after changing a number.
+and only the loaded ones (a deferred field is never fetched), whatever resolver the site
+names: resolvers that fall back to the default one (django-helpdesk's, for any other ticket
+model) read them too, and for one that does not, a change there costs one query and the
+re-send finds no valid number, writing nothing. A site whose resolver reads the number
+elsewhere calls ``helpdesk_sms.resend.customer_number_changed(ticket)`` after changing it.
 """
 
 from __future__ import annotations
@@ -18,8 +21,7 @@ from typing import Any
 from django.db import models
 from django.db.models.signals import post_init
 
-from .. import conf
-from ..resolvers import CUSTOMER_PHONE_ATTRIBUTES, customer_phone_from_ticket
+from ..resolvers import CUSTOMER_PHONE_ATTRIBUTES
 
 #: Where the number as loaded is kept on the instance.
 LOADED = "_helpdesk_sms_loaded_phone"
@@ -27,8 +29,6 @@ LOADED = "_helpdesk_sms_loaded_phone"
 
 def phone_in_memory(instance: models.Model) -> str:
     """The customer number as the default resolver reads it, from loaded fields only."""
-    if conf.resolver("CUSTOMER_PHONE_RESOLVER") is not customer_phone_from_ticket:
-        return ""
     for name in CUSTOMER_PHONE_ATTRIBUTES:
         value = instance.__dict__.get(name)
         if value:
