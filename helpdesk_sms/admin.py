@@ -32,6 +32,7 @@ from django.utils.translation import ngettext
 
 from . import admin_preview, api, balances, kick, outbox, resend, template_variables
 from .admin_group_send import GroupSendProgressAdmin, SendToGroupAdmin
+from .admin_times import seconds_field, to_the_second
 from .dashboard.views import DashboardAdmin
 from .exceptions import SmsInputError
 from .forms import (
@@ -633,31 +634,6 @@ def _json_block(data: Any, secrets: list[str]) -> SafeString | str:
     return format_html('<pre style="white-space: pre-wrap">{}</pre>', text) if text else ""
 
 
-#: One time format on the message page and its timeline: to the second, in the site's zone.
-SECONDS_FORMAT = "Y-m-d H:i:s"
-
-
-def _to_the_second(value: Any) -> str:
-    """A datetime as the message page shows it; '' for none."""
-    return date_format(timezone.localtime(value), SECONDS_FORMAT) if value else ""
-
-
-def _seconds_field(name: str, model: type[models.Model] = Message) -> Any:
-    """A read-only display of ``model``.``name`` to the second, under the field's own label.
-
-    Django shows a datetime in DATETIME_FORMAT, minutes only by default: two events in the
-    same minute would look simultaneous, and the timeline shows seconds. The lists of
-    messages, events and balances use it too: one time format everywhere.
-    """
-    field = model._meta.get_field(name)
-
-    @admin.display(description=getattr(field, "verbose_name", name), ordering=name)
-    def shown(self: Any, obj: Any) -> str:
-        return _to_the_second(getattr(obj, name)) or self.get_empty_value_display()
-
-    return shown
-
-
 #: Status -> badge colour. The badge always carries the status's text: colour only helps.
 STATUS_COLOURS: dict[str, str] = {
     Status.SCHEDULED: "#5a6a75",
@@ -749,14 +725,14 @@ class MessageAdmin(ReadOnlyLogAdmin[Message]):
         "created",
         "updated",
     )
-    status_changed = _seconds_field("status_changed_at")
-    send_at_shown = _seconds_field("send_at")
-    next_attempt = _seconds_field("next_attempt_at")
-    claimed = _seconds_field("claimed_at")
-    request_started = _seconds_field("request_started_at")
-    submitted = _seconds_field("submitted_at")
-    created = _seconds_field("created_at")
-    updated = _seconds_field("updated_at")
+    status_changed = seconds_field("status_changed_at", Message)
+    send_at_shown = seconds_field("send_at", Message)
+    next_attempt = seconds_field("next_attempt_at", Message)
+    claimed = seconds_field("claimed_at", Message)
+    request_started = seconds_field("request_started_at", Message)
+    submitted = seconds_field("submitted_at", Message)
+    created = seconds_field("created_at", Message)
+    updated = seconds_field("updated_at", Message)
     fieldsets = (
         (
             None,
@@ -923,7 +899,7 @@ class MessageAdmin(ReadOnlyLogAdmin[Message]):
             "<tr><td>{}</td><td>{} &rarr; {}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             (
                 (
-                    _to_the_second(event.created_at),
+                    to_the_second(event.created_at),
                     event.get_from_status_display() or "—",
                     event.get_to_status_display(),
                     event.get_source_display(),
@@ -1114,7 +1090,7 @@ class MessageEventAdmin(ReadOnlyLogAdmin[MessageEvent]):
         "time",
     )
     fields = readonly_fields
-    time = _seconds_field("created_at", MessageEvent)
+    time = seconds_field("created_at", MessageEvent)
 
     @admin.display(description=_("raw data"))
     def pretty_data(self, obj: MessageEvent) -> SafeString | str:
@@ -1133,7 +1109,7 @@ class BalanceSnapshotAdmin(ReadOnlyLogAdmin[BalanceSnapshot]):
     readonly_fields = ("provider", "account", "amount", "unit", "taken", "low", "pretty_raw")
     fields = readonly_fields
 
-    taken = _seconds_field("taken_at", BalanceSnapshot)
+    taken = seconds_field("taken_at", BalanceSnapshot)
 
     @admin.display(description=_("level"))
     def low(self, obj: BalanceSnapshot) -> SafeString | str:

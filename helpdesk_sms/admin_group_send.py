@@ -28,6 +28,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from . import group_sends
+from .admin_times import seconds_field
 from .exceptions import SmsInputError
 from .models import (
     Event,
@@ -299,7 +300,7 @@ class GroupSendProgressAdmin(ModelAdmin[GroupSend]):
     progress_template = "admin/helpdesk_sms/groupsend/progress.html"
     list_display = (
         "id",
-        "created_at",
+        "created",
         "group_name",
         "created_by",
         "provider",
@@ -313,11 +314,12 @@ class GroupSendProgressAdmin(ModelAdmin[GroupSend]):
     search_fields = ("group_name", "text", "sender")
     date_hierarchy = "created_at"
     list_select_related = ("provider", "created_by")
+    created = seconds_field("created_at", GroupSend)
     fields = (
         "group",
         "group_name",
         "created_by",
-        "created_at",
+        "created",
         "template",
         "text",
         "provider",

@@ -12,6 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from helpdesk_sms import group_sends, kick, outbox
+from helpdesk_sms.admin_times import to_the_second
 from helpdesk_sms.models import (
     Contact,
     GroupSend,
@@ -182,6 +183,19 @@ def test_progress_page_after_confirm_lists_the_skipped_members(
 
     assert "3 messages queued to group Floor 3. 1 member skipped" in page
     assert "Broken (12)" in page
+
+
+def test_progress_page_and_list_show_when_it_was_sent_to_the_second(
+    admin_client, memory_provider, group
+):
+    previewed = preview(admin_client, group, text="Hello")
+    response = confirm(admin_client, group, previewed, text="Hello")
+    send = GroupSend.objects.get()
+    shown = to_the_second(send.created_at)
+
+    assert f"on {shown}" in admin_client.get(response["Location"]).content.decode()
+    listed = admin_client.get(reverse("admin:helpdesk_sms_groupsend_changelist"))
+    assert shown in listed.content.decode()
 
 
 def test_confirming_the_same_form_twice_sends_once(admin_client, memory_provider, group):
