@@ -9,7 +9,7 @@ from typing import Any, overload
 
 from django.db import IntegrityError, connections, transaction
 
-from .compose import Composer, apply_smart_replace, compose, creation_event
+from .compose import Composer, Composers, apply_smart_replace, compose, creation_event
 from .exceptions import InvalidRecipient, SmsInputError
 from .inputs import check_numbers, check_send_options, check_text
 from .kick import dispatch_on_commit
@@ -81,10 +81,10 @@ def send_sms(
             numbers += [c.phone for c in group.members.filter(is_active=True, opted_out=False)]
     if not numbers and group_send is None:
         raise InvalidRecipient("Give at least one phone number or a group with members.")
-    composer: Composer | None = None
-    recipients: list[str] = []
+    composers: Composers | None = None
+    recipients: list[tuple[Composer, str]] = []
     if numbers:
-        composer = Composer.start(
+        composers = Composers(
             provider=provider,
             sender=sender,
             body=text,
@@ -92,23 +92,23 @@ def send_sms(
             flash=flash,
             gateway_options=gateway_options,
         )
-        recipients = [composer.number(number) for number in numbers]  # all, before any write
+        recipients = [composers.for_number(number) for number in numbers]  # all, before any write
     if idempotency_key and len(recipients) + (group_send is not None) != 1:
         raise SmsInputError("An idempotency key needs exactly one recipient.", field="to")
     fields: dict[str, Any] = {"idempotency_key": idempotency_key} if idempotency_key else {}
     note = "; ".join(filter(None, ["queued through send_sms", replaced_note]))
-    sent = SentMessages(composer, text, fields)
+    sent = SentMessages(composers.all if composers is not None else [], text, fields)
     try:
         with transaction.atomic():
             if group_send is not None:
                 group_send.idempotency_key = idempotency_key
                 insert_messages([group_send], note)
                 sent.keep(group_send)
-            if composer is not None:
-                rows = (composer.message(recipient=r, body=text, **fields) for r in recipients)
-                while chunk := list(islice(rows, CHUNK_SIZE)):
-                    insert_messages(chunk, note)
-                    sent.add(chunk)
+            pairs = iter(recipients)
+            while chunk := list(islice(pairs, CHUNK_SIZE)):
+                messages = [c.message(recipient=r, body=text, **fields) for c, r in chunk]
+                insert_messages(messages, [_with_route(note, c) for c, _r in chunk])
+                sent.add(messages, [c for c, _r in chunk])
     except IntegrityError:
         if idempotency_key:  # the first call with this key made it: return its message
             return list(Message.objects.filter(idempotency_key=idempotency_key))
@@ -117,14 +117,24 @@ def send_sms(
     return sent
 
 
-def insert_messages(messages: list[Message], note: str) -> None:
-    """The messages and their first events, in bulk (one statement each, per batch)."""
+def _with_route(note: str, composer: Composer) -> str:
+    return "; ".join(filter(None, [note, composer.route_note]))
+
+
+def insert_messages(messages: list[Message], note: str | Sequence[str]) -> None:
+    """The messages and their first events, in bulk (one statement each, per batch).
+
+    ``note`` is every first event's, or one per message (the route that chose each).
+    """
     if connections[Message.objects.db].features.can_return_rows_from_bulk_insert:
         Message.objects.bulk_create(messages)
     else:  # a database that cannot number bulk-inserted rows: their events need the pks
         for message in messages:
             message.save()
-    MessageEvent.objects.bulk_create(creation_event(message, note) for message in messages)
+    notes = [note] * len(messages) if isinstance(note, str) else note
+    MessageEvent.objects.bulk_create(
+        creation_event(message, text) for message, text in zip(messages, notes, strict=True)
+    )
 
 
 class SentMessages(Sequence[Message]):
@@ -134,37 +144,56 @@ class SentMessages(Sequence[Message]):
     timestamps) a fraction of it. Every access builds a fresh instance, as a query would.
     """
 
-    def __init__(self, composer: Composer | None, text: str, fields: dict[str, Any]) -> None:
+    def __init__(self, composers: list[Composer], text: str, fields: dict[str, Any]) -> None:
         self._kept: list[Message] = []
-        self._rows: list[tuple[int, str, datetime, datetime]] = []
-        self._common: dict[str, Any] = {}
-        if composer is not None:
+        self._rows: list[tuple[int, str, datetime, datetime, int]] = []
+        self._commons: list[dict[str, Any]] = []
+        self._index: dict[int, int] = {}
+        self._composers = composers
+        for index, composer in enumerate(composers):
             # What the composer gives every message, read off one built like them.
             sample = composer.message(recipient="", body=text, **fields)
-            self._common = {
-                f.attname: getattr(sample, f.attname)
-                for f in Message._meta.concrete_fields
-                if f.attname
-                not in ("id", "recipient", "country", "created_at", "updated_at", "estimated_cost")
-            }
-            self._provider = composer.provider
-            self._prices = composer.prices
+            self._commons.append(
+                {
+                    f.attname: getattr(sample, f.attname)
+                    for f in Message._meta.concrete_fields
+                    if f.attname
+                    not in (
+                        "id",
+                        "recipient",
+                        "country",
+                        "created_at",
+                        "updated_at",
+                        "estimated_cost",
+                    )
+                }
+            )
+            self._index[id(composer)] = index
 
     def keep(self, message: Message) -> None:
         self._kept.append(message)
 
-    def add(self, messages: Iterable[Message]) -> None:
-        self._rows.extend((m.pk, m.recipient, m.created_at, m.updated_at) for m in messages)
+    def add(self, messages: Iterable[Message], composers: Iterable[Composer]) -> None:
+        """Remember ``messages``, each made by the composer at the same place."""
+        self._rows.extend(
+            (m.pk, m.recipient, m.created_at, m.updated_at, self._index[id(c)])
+            for m, c in zip(messages, composers, strict=True)
+        )
 
-    def _build(self, row: tuple[int, str, datetime, datetime]) -> Message:
-        pk, recipient, created_at, updated_at = row
+    def _build(self, row: tuple[int, str, datetime, datetime, int]) -> Message:
+        pk, recipient, created_at, updated_at, index = row
+        composer = self._composers[index]
         message = Message(
-            id=pk, recipient=recipient, created_at=created_at, updated_at=updated_at, **self._common
+            id=pk,
+            recipient=recipient,
+            created_at=created_at,
+            updated_at=updated_at,
+            **self._commons[index],
         )
         # Per number: a price per country makes two numbers' estimates differ.
-        message.estimated_cost = self._prices.estimate(message.parts, recipient)
+        message.estimated_cost = composer.prices.estimate(message.parts, recipient)
         message.country = country_of(recipient)
-        message.provider = self._provider
+        message.provider = composer.provider
         message._state.adding = False
         message._state.db = Message.objects.db
         return message

@@ -34,6 +34,7 @@ from .gateways.base import Capability, Gateway
 from .models import Message, MessageEvent, Provider, RecipientGroup, SenderID
 from .phones import PhoneNumberError, check_allowed, country_of, normalize
 from .pricing import PriceList
+from .routing import RandomSource, RouteChoice, RouteTable
 from .states import Source, Status
 
 #: A send_at this far in the past still counts as "now" (clock skew, slow forms).
@@ -201,6 +202,7 @@ class Composer:
     region: str | None = None
     allowed: list[str] = field(default_factory=list)
     gateway_options: dict[str, str] = field(default_factory=dict)
+    via: RouteChoice | None = None
     _texts: dict[str, sms_text.TextInfo] = field(default_factory=dict, repr=False)
     _prices: PriceList | None = field(default=None, repr=False)
 
@@ -254,6 +256,13 @@ class Composer:
     @property
     def label(self) -> str:
         return self.route.gateway_class.verbose_name or self.provider.gateway
+
+    @property
+    def route_note(self) -> str:
+        """Why this provider, for the message's first event ("" when none was routed)."""
+        if self.via is None:
+            return ""
+        return f"route {self.via.name!r} → {self.provider.name}"
 
     @property
     def prices(self) -> PriceList:
@@ -324,8 +333,93 @@ class Composer:
             status=self.status,
             status_changed_at=self.now,
             gateway_options=dict(self.gateway_options),
+            route_id=self.via.pk if self.via is not None else None,
             **fields,
         )
+
+
+class Composers:
+    """The composers of one send: the named provider's, or one per route and provider.
+
+    A named provider (``provider=``) always wins. Otherwise each number takes its route
+    (:mod:`~helpdesk_sms.routing`), read once per send, and the route's first provider (a
+    weighted pick among equals); a number no route matches, or any number when there are no
+    routes, goes to the preferred provider as before. Each distinct provider is checked once,
+    when its first number arrives; numbers cost dictionary look-ups, not queries.
+    """
+
+    def __init__(
+        self,
+        *,
+        provider: Provider | str | int | None = None,
+        sender: SenderID | str | None = None,
+        body: str | None = None,
+        send_at: datetime | None = None,
+        flash: bool = False,
+        now: datetime | None = None,
+        gateway_options: dict[str, Any] | None = None,
+        table: RouteTable | None = None,
+        rng: RandomSource | None = None,
+    ) -> None:
+        self._sender = sender
+        self._common: dict[str, Any] = dict(
+            body=body,
+            send_at=send_at,
+            flash=flash,
+            now=now or timezone.now(),
+            gateway_options=gateway_options,
+        )
+        self._rng = rng
+        self._composers: dict[tuple[int | None, int | None], Composer] = {}
+        pinned = provider not in (None, "")
+        if pinned:
+            self.table = RouteTable({}, {}, None)
+        else:  # its read finds the preferred provider too: routing costs no query of its own
+            self.table = table if table is not None else RouteTable.load()
+        preferred = self.table.preferred
+        #: Where a number without a country code is read before its route is known.
+        self.region: str | None = (preferred.default_region or None) if preferred else None
+        if not self.table:
+            # Today's behaviour, its errors raised before any number's.
+            self.region = self.for_route(None, provider).region
+
+    @property
+    def all(self) -> list[Composer]:
+        """The composers made so far, in the order their first number came."""
+        return list(self._composers.values())
+
+    def for_number(self, to: str | None) -> tuple[Composer, str]:
+        """The composer for ``to`` and ``to`` in E.164, checked for that provider."""
+        if not self.table:
+            composer = self._composers[(None, None)]
+            return composer, composer.number(to)
+        try:
+            e164 = normalize(to or "", self.region)
+        except PhoneNumberError as exc:
+            raise InvalidRecipient(str(exc)) from None
+        composer = self.for_route(self.table.route_for(e164))
+        return composer, composer.number(e164)
+
+    def for_route(self, choice: RouteChoice | None, unrouted: Any = None) -> Composer:
+        """The composer of ``choice``'s first provider; for None, ``unrouted`` (a named
+        provider) or the preferred one."""
+        if choice is None:
+            key: tuple[int | None, int | None] = (None, None)
+            found = self._composers.get(key)
+            if found is None:
+                found = Composer.start(
+                    provider=unrouted or self.table.preferred, sender=self._sender, **self._common
+                )
+        else:
+            hop = choice.first(self._rng)
+            key = (choice.pk, hop.provider.pk)
+            found = self._composers.get(key)
+            if found is None:
+                sender = hop.sender or self._sender
+                found = Composer.start(provider=hop.provider, sender=sender, **self._common)
+                found.via = choice
+        self._composers[key] = found
+        return found
 
 
 def compose(

@@ -1065,6 +1065,19 @@ class Message(models.Model):
         ),
     )
 
+    route = models.ForeignKey(
+        "helpdesk_sms.Route",
+        verbose_name=_("route"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="messages",
+        help_text=_(
+            "The route that chose its provider; empty when a provider was named (a template's, "
+            "a call's) or no route matched and the preferred provider was used."
+        ),
+    )
+
     group_send = models.ForeignKey(
         GroupSend,
         verbose_name=_("sent to a recipient group"),
@@ -1301,3 +1314,8 @@ class Dashboard(Message):
         proxy = True
         verbose_name = _("SMS dashboard")
         verbose_name_plural = _("SMS dashboard")
+
+
+# Imported last: the route models refer to Provider and SenderID by name, and Django finds
+# models only through this module.
+from .route_models import Route, RouteHop  # noqa: E402, F401

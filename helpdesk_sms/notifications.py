@@ -20,27 +20,29 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from . import conf, signals, template_context
-from .compose import Composer, apply_smart_replace, creation_event, resolve_provider
+from .compose import Composer, Composers, apply_smart_replace, creation_event, resolve_provider
 from .exceptions import InvalidRecipient, SmsInputError
 from .inputs import check_notify_arguments
 from .kick import dispatch_on_commit
 from .models import Audience, Event, Message, MessageEvent, NotificationTemplate, Provider
 from .phones import country_of
 from .rendering import TemplateRenderError, render
+from .routing import RouteTable
 from .savepoints import host_transaction_lost, inside_host_transaction
 from .states import Status
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 #: Tries of the slow path after a conflict (each try loses only to a concurrent notify).
 CONFLICT_TRIES = 3
@@ -295,6 +297,20 @@ def _insert_missing(drafts: Sequence[Draft]) -> list[Message]:
     return []
 
 
+def remembered(store: dict[Any, Any], key: Any, make: Callable[[], T]) -> T:
+    """``make()`` once per ``key``; an input error it raised is kept and raised again."""
+    found = store.get(key)
+    if found is None:
+        try:
+            found = make()
+        except SmsInputError as exc:
+            found = exc
+        store[key] = found
+    if isinstance(found, SmsInputError):
+        raise found
+    return cast(T, found)
+
+
 class Routes:
     """Providers and senders resolved once per pass, however many templates and targets.
 
@@ -304,34 +320,62 @@ class Routes:
     def __init__(self) -> None:
         self._providers: dict[Any, Provider | SmsInputError] = {}
         self._composers: dict[Any, Composer | SmsInputError] = {}
+        self._pools: dict[Any, Composers | SmsInputError] = {}
+        self._table: RouteTable | None = None
+
+    def for_target(
+        self, template: NotificationTemplate, default: Any, now: Any, target: Target
+    ) -> tuple[Composer, str | None]:
+        """The composer for ``target`` and the number to give it (E.164 once routed).
+
+        The template's own provider or sender, else ``default`` (notify's), pins the
+        provider; else the number's route chooses, as in ``send_sms`` (one read per pass).
+        """
+        provider = template.provider or (None if template.sender else default)
+        if provider is None and target.group is None:
+            pool = self._pool(self._key(template, provider), template, now)
+            return pool.for_number(target.phone)
+        return self.composer(template, default, now), target.phone
 
     def composer(self, template: NotificationTemplate, default: Any, now: Any) -> Composer:
-        """The template's route: its own provider/sender, else ``default`` (notify's)."""
+        """The template's provider/sender, else ``default`` (notify's), else the preferred."""
         provider = template.provider or (None if template.sender else default)
+        return remembered(
+            self._composers,
+            self._key(template, provider),
+            lambda: Composer.start(
+                provider=self._provider(provider),
+                sender=template.sender,
+                now=now,
+                gateway_options=template.gateway_options or {},
+            ),
+        )
+
+    def _key(self, template: NotificationTemplate, provider: Any) -> Any:
         options = template.gateway_options or {}
-        key = (
+        return (
             self._provider_key(provider),
             template.sender_id,
             tuple(sorted((str(k), str(v)) for k, v in options.items()))
             if isinstance(options, dict)
             else repr(options),
         )
-        found = self._composers.get(key)
-        if found is None:
-            try:
-                chosen = self._provider(provider)
-                found = Composer.start(
-                    provider=chosen,
-                    sender=template.sender,
-                    now=now,
-                    gateway_options=options,
-                )
-            except SmsInputError as exc:
-                found = exc
-            self._composers[key] = found
-        if isinstance(found, SmsInputError):
-            raise found
-        return found
+
+    def _pool(self, key: Any, template: NotificationTemplate, now: Any) -> Composers:
+        """The routed composers for templates sharing ``key`` (a failure kept as well)."""
+        if self._table is None:
+            self._table = RouteTable.load()
+        table = self._table
+        return remembered(
+            self._pools,
+            key,
+            lambda: Composers(
+                sender=template.sender,
+                now=now,
+                gateway_options=template.gateway_options or {},
+                table=table,
+            ),
+        )
 
     @staticmethod
     def _provider_key(provider: Any) -> Any:
@@ -342,16 +386,7 @@ class Routes:
         if isinstance(provider, Provider):
             return provider
         key = self._provider_key(provider)
-        found = self._providers.get(key)
-        if found is None:
-            try:
-                found = resolve_provider(provider)
-            except SmsInputError as exc:
-                found = exc
-            self._providers[key] = found
-        if isinstance(found, SmsInputError):
-            raise found
-        return found
+        return remembered(self._providers, key, lambda: resolve_provider(provider))
 
 
 def _targets(template: NotificationTemplate, ticket: Any, context: dict[str, Any]) -> list[Target]:
@@ -411,8 +446,8 @@ def _build(
         unsent = _unsent(Status.SUPPRESSED, "no_recipient", reason, target, fields, now, body)
         return Draft(unsent, "not sent")
     try:
-        composer = routes.composer(template, request.provider, now)
-        message = composer.message(to=target.phone, body=body, group=target.group, **fields)
+        composer, to = routes.for_target(template, request.provider, now, target)
+        message = composer.message(to=to, body=body, group=target.group, **fields)
     except InvalidRecipient as exc:
         unsent = _unsent(
             Status.SUPPRESSED, "invalid_recipient", str(exc), target, fields, now, body
@@ -422,7 +457,7 @@ def _build(
         unsent = _unsent(Status.FAILED, "invalid_input", str(exc), target, fields, now, body)
         return Draft(unsent, "not sent")
     note = f"queued by template {template.name!r}"
-    return Draft(message, "; ".join(filter(None, [note, replaced_note])))
+    return Draft(message, "; ".join(filter(None, [note, replaced_note, composer.route_note])))
 
 
 def _unsent(
