@@ -1318,4 +1318,5 @@ class Dashboard(Message):
 
 # Imported last: the route models refer to Provider and SenderID by name, and Django finds
 # models only through this module.
-from .route_models import Route, RouteHop  # noqa: E402, F401
+from .route_models import Route as Route  # noqa: E402
+from .route_models import RouteHop as RouteHop  # noqa: E402
