@@ -702,7 +702,7 @@ class MessageAdmin(ReadOnlyLogAdmin[Message]):
         "reason",
     )
     list_display_links = ("id", "created")
-    list_filter = ("status", "provider", "event", "is_test", "created_at")
+    list_filter = ("status", "provider", "route", "event", "is_test", "created_at")
     search_fields = ("recipient", "body", "provider_message_id", "ticket_id", "idempotency_key")
     date_hierarchy = "created_at"
     list_select_related = ("provider", "group")
@@ -746,6 +746,7 @@ class MessageAdmin(ReadOnlyLogAdmin[Message]):
                     "estimated_cost_shown",
                     "cost_shown",
                     "provider",
+                    "route",
                     "sender",
                     "flash",
                     "gateway_options",
@@ -1126,3 +1127,7 @@ class BalanceSnapshotAdmin(ReadOnlyLogAdmin[BalanceSnapshot]):
 
 
 admin.site.register(Dashboard, DashboardAdmin)
+
+
+# Registered by importing: the route pages live in their own module.
+from . import admin_routes  # noqa: E402, F401

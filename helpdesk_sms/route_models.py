@@ -213,12 +213,18 @@ class RouteHop(models.Model):
 
     def clean(self) -> None:
         super().clean()
-        if not (self.provider_id and self.route_id):
+        # The admin checks a new route's rows before the route is saved: the unsaved route
+        # is set on them, without a pk.
+        try:
+            route = self.route
+        except Route.DoesNotExist:
+            return
+        if not self.provider_id:
             return
         errors: dict[str, Any] = {}
         provider = self.provider
         allowed = provider.allowed_country_list()
-        regions = self.route.regions()
+        regions = route.regions()
         if allowed and regions and not set(regions) & set(allowed):
             errors["provider"] = _(
                 "Provider %(provider)r may only text %(allowed)s, not %(regions)s (%(route)s): "
@@ -227,7 +233,7 @@ class RouteHop(models.Model):
                 "provider": provider.name,
                 "allowed": ", ".join(allowed),
                 "regions": ", ".join(regions),
-                "route": self.route.destination,
+                "route": route.destination,
             }
         if self.sender_id:
             sender = self.sender

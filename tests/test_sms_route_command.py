@@ -11,19 +11,11 @@ from helpdesk_sms.api import send_sms
 from helpdesk_sms.models import Provider, Route, RouteHop, SenderID
 
 from .test_commands import refused, run
+from .test_routing import provider
 
 pytestmark = pytest.mark.django_db
 
 NG = "+2347031234567"
-
-
-def provider(name: str, *, priority: int = 50, allowed: str = "") -> Provider:
-    made = Provider.objects.create(
-        name=name, gateway="memory", priority=priority, allowed_countries=allowed
-    )
-    made.default_sender = SenderID.objects.create(provider=made, value=name[:6].upper())
-    made.save()
-    return made
 
 
 @pytest.fixture
