@@ -285,13 +285,30 @@ def _summary(plan: group_sends.Plan) -> list[tuple[Any, Any]]:
     return [
         (_("Recipients"), len(plan.drafts)),
         (_("Not texted"), ", ".join(str(n) for n in not_texted) or "0"),
-        (_("Provider"), f"{plan.provider.name} ({plan.composer.label})"),
-        (_("Sender ID"), plan.sender),
+        *_providers(plan),
         (_("Encoding"), ", ".join(str(ENCODING_LABELS[e]) for e in plan.encodings)),
         (_("Parts per message"), low if low == high else f"{low}–{high}"),
         (_("Total parts"), plan.total_parts),
         (_("Estimated cost"), cost),
     ]
+
+
+def _providers(plan: group_sends.Plan) -> list[tuple[Any, Any]]:
+    """The provider and sender; with routes, each route's provider and its share."""
+    routes = plan.routes
+    if len(routes) == 1 and routes[0][0].via is None:
+        return [
+            (_("Provider"), f"{plan.provider.name} ({plan.composer.label})"),
+            (_("Sender ID"), plan.sender),
+        ]
+    lines = []
+    for composer, count in routes:
+        how = f"route {composer.via.name!r}" if composer.via else str(_("no route: by priority"))
+        lines.append(
+            f"{composer.provider.name} ({composer.label}), {how}, sender {composer.route.sender}: "
+            + str(ngettext("%(count)d message", "%(count)d messages", count) % {"count": count})
+        )
+    return [(_("Providers"), "; ".join(lines))]
 
 
 class GroupSendProgressAdmin(ModelAdmin[GroupSend]):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 from dataclasses import dataclass, field
 from decimal import Decimal
 from itertools import islice
@@ -24,7 +25,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Q, Sum
 
 from .api import CHUNK_SIZE, insert_messages
-from .compose import Composer, apply_smart_replace
+from .compose import Composer, Composers, apply_smart_replace
 from .exceptions import InvalidRecipient, SmsInputError
 from .gateways.base import Capability
 from .inputs import check_text as check_input_text
@@ -66,7 +67,7 @@ class Skipped:
 
 @dataclass(frozen=True)
 class Draft:
-    """One member's message as it would be sent."""
+    """One member's message as it would be sent, and the composer (provider) it goes by."""
 
     name: str
     number: str
@@ -74,6 +75,7 @@ class Draft:
     encoding: str
     parts: int
     cost: Decimal | None
+    composer: Composer = field(compare=False, repr=False)
 
 
 @dataclass
@@ -93,6 +95,16 @@ class Plan:
     @property
     def provider(self) -> Provider:
         return self.composer.provider
+
+    @property
+    def routes(self) -> list[tuple[Composer, int]]:
+        """Each provider the members' routes chose and how many messages it carries, most
+        first; one entry, the plan's composer, when no route applies."""
+        counts: dict[int, tuple[Composer, int]] = {}
+        for draft in self.drafts:
+            composer, count = counts.get(id(draft.composer), (draft.composer, 0))
+            counts[id(draft.composer)] = (composer, count + 1)
+        return sorted(counts.values(), key=lambda pair: -pair[1])
 
     @property
     def sender(self) -> str:
@@ -137,7 +149,7 @@ class Plan:
             self.provider.pk,
             self.sender,
             self.composer.gateway_options,
-            [(d.number, d.body, str(d.cost)) for d in self.drafts],
+            [(d.number, d.body, str(d.cost), d.composer.provider.pk) for d in self.drafts],
             [s.phone for s in self.skipped],
         ]
         encoded = json.dumps(what, sort_keys=True, default=str).encode()
@@ -181,38 +193,41 @@ def plan(
             f"inactive, {opted_out} opted out): add contacts on the group's page.",
             field="group",
         )
-    composer = _composer(template, provider, sender)
+    composers = _composers(group, template, provider, sender)
     notes: set[str] = set()
     body = ""
     if template is None:
         body, note = apply_smart_replace(text, None)
         notes.add(note)
-        composer.text(body)  # the text's verdict before any member's
+        for composer in composers.all:
+            composer.text(body)  # the text's verdict before any member's
     drafts: list[Draft] = []
     skipped: list[Skipped] = []
     for name, phone in texted:
         try:
-            number = composer.number(phone)
+            composer, number = composers.for_number(phone)
         except InvalidRecipient as exc:
             skipped.append(Skipped(name, phone, str(exc)))
             continue
+        except SmsInputError as exc:  # a routed provider's verdict on the shared input
+            raise _template_error(exc) from None
         if template is not None:
             body, note = _render(template, name)
             notes.add(note)
             _check_rendered(composer, body, name)
         info = composer.text(body)
         cost = composer.prices.estimate(info.parts, number)
-        drafts.append(Draft(name, number, body, info.encoding, info.parts, cost))
+        drafts.append(Draft(name, number, body, info.encoding, info.parts, cost, composer))
     if not drafts:
         reasons = "; ".join(f"{s.name}: {s.reason}" for s in skipped[:3])
         raise SmsInputError(
             f"None of the {len(texted)} members of group {group.name!r} has a number provider "
-            f"{composer.provider.name!r} can text ({reasons}).",
+            f"{_providers_named(composers)} can text ({reasons}).",
             field="group",
         )
     return Plan(
         group=group,
-        composer=composer,
+        composer=drafts[0].composer,
         text=template.body if template is not None else text,
         template=template,
         drafts=drafts,
@@ -240,12 +255,22 @@ def check_template(template: NotificationTemplate) -> None:
         )
 
 
-def _composer(
-    template: NotificationTemplate | None, provider: Provider | None, sender: SenderID | None
-) -> Composer:
-    """The route: the chosen provider and sender, else the template's, else the defaults.
+def _providers_named(composers: Composers) -> str:
+    names = [repr(c.provider.name) for c in composers.all]
+    return "provider " + names[0] if len(names) == 1 else "providers " + ", ".join(names)
+
+
+def _composers(
+    group: RecipientGroup,
+    template: NotificationTemplate | None,
+    provider: Provider | None,
+    sender: SenderID | None,
+) -> Composers:
+    """The chosen provider and sender, else the template's, else each member's route.
 
     The template's sender is its provider's, so it is used only through that provider.
+    Weighted choices are drawn from a generator seeded by the group, so the confirmed send
+    picks what the preview showed.
     """
     if template is not None:
         chosen = provider or template.provider
@@ -253,15 +278,21 @@ def _composer(
             sender = template.sender
         provider = chosen
     try:
-        return Composer.start(
+        return Composers(
             provider=provider,
             sender=sender,
             gateway_options=template.gateway_options if template is not None else None,
+            rng=random.Random(f"group send to {group.pk}"),
         )
     except SmsInputError as exc:
-        if exc.field == "gateway_options":
-            raise SmsInputError(f"The template's {exc.message}", field="template") from None
-        raise
+        raise _template_error(exc) from None
+
+
+def _template_error(exc: SmsInputError) -> SmsInputError:
+    """Gateway options come from the template here: the error belongs to that field."""
+    if exc.field == "gateway_options":
+        return SmsInputError(f"The template's {exc.message}", field="template")
+    return exc
 
 
 def _render(template: NotificationTemplate, name: str) -> tuple[str, str]:
@@ -309,12 +340,14 @@ def confirm(plan: Plan, *, token: str, user: Any) -> tuple[GroupSend, bool]:
                 estimated_cost=plan.estimated_cost,
                 currency=plan.currency,
             )
-            rows = (
-                plan.composer.message(recipient=d.number, body=d.body, group_send=send, **fields)
-                for d in plan.drafts
-            )
-            while chunk := list(islice(rows, CHUNK_SIZE)):
-                insert_messages(chunk, note)
+            drafts = iter(plan.drafts)
+            while chunk := list(islice(drafts, CHUNK_SIZE)):
+                messages = [
+                    d.composer.message(recipient=d.number, body=d.body, group_send=send, **fields)
+                    for d in chunk
+                ]
+                notes = ["; ".join(filter(None, [note, d.composer.route_note])) for d in chunk]
+                insert_messages(messages, notes)
             dispatch_on_commit()
     except IntegrityError:
         existing = GroupSend.objects.filter(token=token).first()

@@ -10,14 +10,16 @@ from django.db import connection
 from django.db.models import Count
 from django.test.utils import CaptureQueriesContext
 
-from helpdesk_sms import routing
+from helpdesk_sms import group_sends, routing
 from helpdesk_sms.api import send_sms
 from helpdesk_sms.exceptions import InvalidRecipient
 from helpdesk_sms.models import (
+    Contact,
     Message,
     MessageEvent,
     NotificationTemplate,
     Provider,
+    RecipientGroup,
     Route,
     RouteHop,
     SenderID,
@@ -405,3 +407,42 @@ def test_a_weight_of_zero_is_refused():
     nigeria = Route.objects.create(name="Nigeria", country="NG")
 
     assert "weight" in errors_of(RouteHop(route=nigeria, provider=provider("Lagos"), weight=0))
+
+
+# Group sends from the admin: each member through their route, as previewed.
+
+
+def group_of(*phones: str) -> RecipientGroup:
+    group = RecipientGroup.objects.create(name="Customers")
+    Contact.objects.bulk_create(Contact(name=f"C{i}", phone=p) for i, p in enumerate(phones))
+    group.members.set(Contact.objects.all())
+    return group
+
+
+def test_a_group_send_texts_each_member_through_their_route(fallback, admin_user):
+    route("Nigeria", provider("Lagos"), country="NG")
+    group = group_of(NG_OTHER, NL)
+
+    send, _created = group_sends.confirm(
+        group_sends.plan(group, text="Hello"), token="t1", user=admin_user
+    )
+
+    sent = Message.objects.filter(group_send=send)
+    assert dict(sent.values_list("recipient", "provider__name")) == {
+        NG_OTHER: "Lagos",
+        NL: "Fallback",
+    }
+    assert MessageEvent.objects.get(message__recipient=NG_OTHER).note.endswith(
+        "route 'Nigeria' → Lagos"
+    )
+
+
+def test_a_group_sends_weighted_picks_are_the_ones_its_preview_showed(fallback):
+    shared = route("Nigeria", provider("A"), provider("B"), country="NG")
+    RouteHop.objects.filter(route=shared).update(position=1)
+    group = group_of(*(f"+234803{n:07d}" for n in range(1000, 1040)))
+
+    previewed, confirmed = (group_sends.plan(group, text="Hello") for _ in range(2))
+
+    assert {d.composer.provider.name for d in previewed.drafts} == {"A", "B"}
+    assert previewed.digest() == confirmed.digest()
