@@ -83,18 +83,31 @@ class Window:
     def since(self) -> datetime:
         return self.buckets[0]
 
-    def bucket(self, field: str) -> Case:
+    def bucket(self, field: str) -> Case | Value:
         """The database expression numbering ``field``'s bucket (0 for the first).
 
         Comparisons with the buckets' boundaries, which Python computed in the site's
         time zone: the database does no time-zone arithmetic and calls no function per
-        row (SQLite's date truncation is a Python function called for every row).
+        row (SQLite's date truncation is a Python function called for every row). The
+        comparisons nest as a binary search, so a row of a 30-day period costs five of
+        them rather than up to thirty: on SQLite at a million messages that is a quarter
+        of the dashboard's grouped pass.
         """
-        whens = [
-            When(**{f"{field}__lt": start}, then=Value(i))
-            for i, start in enumerate(self.buckets[1:])
-        ]
-        return Case(*whens, default=Value(len(self.buckets) - 1), output_field=IntegerField())
+        return self._bucket_between(field, 0, len(self.buckets) - 1)
+
+    def _bucket_between(self, field: str, first: int, last: int) -> Case | Value:
+        """The bucket of a row known to lie in buckets ``first`` to ``last``."""
+        if first == last:
+            return Value(first)
+        middle = (first + last + 1) // 2
+        return Case(
+            When(
+                **{f"{field}__lt": self.buckets[middle]},
+                then=self._bucket_between(field, first, middle - 1),
+            ),
+            default=self._bucket_between(field, middle, last),
+            output_field=IntegerField(),
+        )
 
     def label(self, start: datetime) -> str:
         """``13:00`` for an hour, ``Mon 04`` for a day (short: they sit under bars)."""

@@ -107,22 +107,25 @@ class DashboardAdmin(ModelAdmin[Dashboard]):
 def panels(window: Window) -> dict[str, Any]:
     """Every panel's plain figures and charts for ``window``: a fixed number of queries."""
     names = queries.provider_names()
+    tally = queries.tally(window)
     labels = [window.label(b) for b in window.buckets]
     tooltips = [window.long_label(b) for b in window.buckets]
     return {
         "window": window,
         "bucket_name": window.bucket_name,
-        **_states_panel(window, labels, tooltips),
-        **_rates_panel(window, names),
+        **_states_panel(window, tally, labels, tooltips),
+        **_rates_panel(tally, names),
         **_failures_panel(window),
-        "spends": _spend_panel(window, names, labels, tooltips),
+        "spends": _spend_panel(window, tally, names, labels, tooltips),
         "balances": _balance_panel(window, names),
         **_outbox_panel(window.now),
     }
 
 
-def _states_panel(window: Window, labels: list[str], tooltips: list[str]) -> dict[str, Any]:
-    states = queries.states_over_time(window)
+def _states_panel(
+    window: Window, tally: queries.Tally, labels: list[str], tooltips: list[str]
+) -> dict[str, Any]:
+    states = queries.states_over_time(window, tally)
     series = [
         svg.Series(str(g.label), i, states.counts[g.key])
         for i, g in enumerate(queries.STATE_GROUPS)
@@ -162,8 +165,8 @@ def _rate_text(rate: queries.Rate) -> str:
     }
 
 
-def _rates_panel(window: Window, names: dict[int | None, str]) -> dict[str, Any]:
-    by_provider, by_country = queries.delivery_rates(window, names)
+def _rates_panel(tally: queries.Tally, names: dict[int | None, str]) -> dict[str, Any]:
+    by_provider, by_country = queries.delivery_rates(tally, names)
 
     def chart(rates: list[queries.Rate], title: str) -> Any:
         return svg.rate_bars([(r.label, r.rate, _rate_text(r)) for r in rates], title=title)
@@ -199,10 +202,14 @@ def _failures_panel(window: Window) -> dict[str, Any]:
 
 
 def _spend_panel(
-    window: Window, names: dict[int | None, str], labels: list[str], tooltips: list[str]
+    window: Window,
+    tally: queries.Tally,
+    names: dict[int | None, str],
+    labels: list[str],
+    tooltips: list[str],
 ) -> list[dict[str, Any]]:
     out = []
-    for entry in queries.spend(window, names):
+    for entry in queries.spend(window, tally, names):
         series = [
             svg.Series(name, i + 1, values)
             for i, (name, values) in enumerate(entry.by_provider.items())

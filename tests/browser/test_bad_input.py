@@ -5,7 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from helpdesk_sms.models import Contact, NotificationTemplate, SenderID
+from helpdesk_sms.models import (
+    Contact,
+    Message,
+    NotificationTemplate,
+    Provider,
+    RecipientGroup,
+    SenderID,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -72,3 +79,26 @@ def test_the_provider_form_offers_no_test_only_gateway(admin_page, settings):
 
     offered = admin_page.page.locator("#id_gateway option").all_inner_texts()
     assert offered and not any("memory" in o.lower() or "console" in o.lower() for o in offered)
+
+
+def test_an_active_provider_without_its_credentials_is_refused_naming_the_field(admin_page):
+    page = admin_page.page
+    admin_page.goto("/admin/helpdesk_sms/provider/add/")
+    page.fill("#id_name", "Canlog India")
+    page.select_option("#id_gateway", "canlog")
+    page.fill("#id_base_url", "http://127.0.0.1:9/")
+    admin_page.save()
+
+    assert "the API key is missing" in field_errors(page, "api_key")
+    assert not Provider.objects.filter(name="Canlog India").exists()
+
+
+def test_a_group_send_without_text_is_refused_on_the_text(admin_page, canlog_provider):
+    group = RecipientGroup.objects.create(name="On call")
+    group.members.add(Contact.objects.create(name="Asha", phone="+919812345671"))
+    page = admin_page.page
+    admin_page.goto(f"/admin/helpdesk_sms/recipientgroup/{group.pk}/send/")
+    admin_page.save("#content [name=_preview]")
+
+    assert field_errors(page, "text")
+    assert not Message.objects.exists()
