@@ -332,7 +332,7 @@ class Routes:
         provider; else the number's route chooses, as in ``send_sms`` (one read per pass).
         """
         provider = template.provider or (None if template.sender else default)
-        if provider is None and target.group is None:
+        if provider is None and template.sender is None and target.group is None:
             pool = self._pool(self._key(template, provider), template, now)
             return pool.for_number(target.phone)
         return self.composer(template, default, now), target.phone

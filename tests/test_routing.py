@@ -220,6 +220,18 @@ def test_a_templates_provider_wins_over_the_route(fallback):
     assert (message.provider, message.route) == (fallback, None)
 
 
+def test_a_templates_sender_keeps_the_provider_it_belongs_to(fallback):
+    route("Nigeria", provider("Lagos"), country="NG")
+    NotificationTemplate.objects.filter(event="ticket_created").update(
+        sender=fallback.default_sender
+    )
+
+    Ticket.objects.create(title="Printer jammed", customer_name="Ada", customer_phone=NG_OTHER)
+
+    message = Message.objects.get()
+    assert (message.provider, message.sender, message.route) == (fallback, "FALLBA", None)
+
+
 def first_choices(weights: list[int], draws: int, seed: int) -> dict[str, int]:
     table_route = route("Shared", *(provider(f"P{i}") for i in range(len(weights))), country="NG")
     RouteHop.objects.filter(route=table_route).update(position=1)
