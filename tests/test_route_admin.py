@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from django.urls import reverse
 
 from helpdesk_sms.api import send_sms
-from helpdesk_sms.models import Message, Route, RouteHop
+from helpdesk_sms.models import Contact, Message, RecipientGroup, Route, RouteHop
 
 from .test_admin import page, url
 from .test_routing import provider
@@ -13,6 +14,7 @@ from .test_routing import provider
 pytestmark = pytest.mark.django_db
 
 NG = "+2347031234567"
+IN = "+919812345678"
 
 
 def route_form(*hops: dict[str, object], **fields: object) -> dict[str, object]:
@@ -163,3 +165,26 @@ def test_messages_can_be_filtered_by_route(admin_client):
 
     assert [m.recipient for m in response.context["cl"].result_list] == [NG]
     assert Message.objects.count() == 2
+
+
+def test_a_group_send_preview_lists_each_routed_provider_and_its_share(admin_client):
+    provider("Fallback", priority=1)
+    nigeria = Route.objects.create(name="Nigeria", country="NG")
+    RouteHop.objects.create(route=nigeria, provider=provider("Lagos"))
+    group = RecipientGroup.objects.create(name="Customers")
+    Contact.objects.bulk_create(
+        Contact(name=f"C{i}", phone=p) for i, p in enumerate([NG, "+2348031234567", IN])
+    )
+    group.members.set(Contact.objects.all())
+
+    response = admin_client.post(
+        reverse("admin:helpdesk_sms_recipientgroup_send", args=[group.pk]),
+        {"_preview": "1", "text": "Hello"},
+    )
+
+    summary = dict((str(k), str(v)) for k, v in response.context["summary"])
+    assert summary["Providers"] == (
+        "Lagos (In-memory (tests)), route 'Nigeria', sender LAGOS: 2 messages; "
+        "Fallback (In-memory (tests)), no route: by priority, sender FALLBA: 1 message"
+    )
+    assert not Message.objects.exists()
