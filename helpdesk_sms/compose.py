@@ -282,10 +282,18 @@ class Composer:
         """``to`` in E.164, or InvalidRecipient saying why this provider cannot text it."""
         try:
             recipient = normalize(to or "", self.region)
-            check_allowed(recipient, self.allowed, provider_name=self.provider.name)
         except PhoneNumberError as exc:
             raise InvalidRecipient(str(exc)) from None
-        return recipient
+        return self.allowed_number(recipient)
+
+    def allowed_number(self, e164: str) -> str:
+        """An E.164 number this provider may text (its allowed countries), else
+        InvalidRecipient: a routed number is normalized once, before its provider is known."""
+        try:
+            check_allowed(e164, self.allowed, provider_name=self.provider.name)
+        except PhoneNumberError as exc:
+            raise InvalidRecipient(str(exc)) from None
+        return e164
 
     def check_group(self, group: RecipientGroup) -> None:
         """A provider-side group must live on this provider, whose gateway sends to groups."""
@@ -398,7 +406,7 @@ class Composers:
         except PhoneNumberError as exc:
             raise InvalidRecipient(str(exc)) from None
         composer = self.for_route(self.table.route_for(e164))
-        return composer, composer.number(e164)
+        return composer, composer.allowed_number(e164)
 
     def for_route(self, choice: RouteChoice | None, unrouted: Any = None) -> Composer:
         """The composer of ``choice``'s first provider; for None, ``unrouted`` (a named

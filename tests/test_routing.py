@@ -156,6 +156,14 @@ def test_an_invalid_number_is_refused_before_any_route_is_chosen(fallback):
     assert not Message.objects.exists()
 
 
+def test_a_routed_number_outside_its_providers_allowed_countries_is_refused(fallback):
+    route("North America", provider("US only", allowed="US"), prefix="+1")
+
+    with pytest.raises(InvalidRecipient, match="in CA, which is not an allowed destination"):
+        send_sms("+14162345678", "Hello")
+    assert not Message.objects.exists()
+
+
 def test_one_send_splits_its_numbers_by_route(fallback):
     route("Nigeria", provider("Lagos"), country="NG")
     route("Netherlands", provider("Amsterdam"), country="NL")
