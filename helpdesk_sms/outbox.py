@@ -628,15 +628,16 @@ def _record_group_members(
     """
     now = timezone.now()
     prices = PriceList.for_provider(parent.provider) if parent.provider else PriceList()
+    numbers = [_as_e164(member.number) for member in result.members]
     members = [
         Message(
-            recipient=_as_e164(member.number),
-            country=country_of(_as_e164(member.number)),
+            recipient=number,
+            country=country_of(number),
             body=parent.body,
             encoding=parent.encoding,
             parts=parent.parts,
-            estimated_cost=prices.estimate(parent.parts, _as_e164(member.number)),
-            cost=prices.estimate(parent.parts, _as_e164(member.number)),
+            estimated_cost=(estimate := prices.estimate(parent.parts, number)),
+            cost=estimate,
             currency=prices.currency,
             provider=parent.provider,
             sender=parent.sender,
@@ -656,7 +657,7 @@ def _record_group_members(
             ticket_type=parent.ticket_type,
             ticket_id=parent.ticket_id,
         )
-        for member in result.members
+        for member, number in zip(result.members, numbers, strict=True)
     ]
     with transaction.atomic():
         Message.objects.bulk_create(members)
