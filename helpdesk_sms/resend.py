@@ -23,11 +23,11 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from . import conf
-from .compose import Composer, creation_event
+from .compose import Composer, Composers, creation_event
 from .exceptions import SmsInputError
 from .kick import dispatch_on_commit
 from .models import Audience, Contact, Event, Message, MessageEvent
-from .notifications import Routes, announce_created
+from .notifications import Routes, Target, announce_created
 from .savepoints import host_transaction_lost, inside_host_transaction
 from .states import Source, Status
 
@@ -72,9 +72,9 @@ def resend(
     addressee = Addressee(to, "") if to else _addressee(original)
     now = timezone.now()
     try:
-        composer = _composer(original, provider, now)
+        composer, number = _composer(original, provider, now, addressee.phone)
         message = composer.message(
-            to=addressee.phone,
+            to=number,
             body=original.body,
             idempotency_key=resend_key(original),
             event=original.event,
@@ -90,7 +90,8 @@ def resend(
     try:
         with transaction.atomic():
             message.save(force_insert=True)
-            first = creation_event(message, note or f"re-send of suppressed message #{original.pk}")
+            said = note or f"re-send of suppressed message #{original.pk}"
+            first = creation_event(message, "; ".join(filter(None, [said, composer.route_note])))
             first.source = source
             first.save()
             MessageEvent.objects.create(
@@ -127,17 +128,25 @@ def _already_resent(original: Message) -> str:
     return f"it was already re-sent as message #{done}" if done else "it was already re-sent"
 
 
-def _composer(original: Message, provider: Any, now: Any) -> Composer:
-    """The original's route: its template's provider and sender, else the provider it had."""
+def _composer(original: Message, provider: Any, now: Any, phone: str) -> tuple[Composer, str]:
+    """The composer for the re-send and its number, chosen as a first send's would be.
+
+    The template's provider or sender, else the provider the original had (or ``provider``),
+    pins it; an original that never had one (suppressed before any provider was chosen)
+    takes the number's route, as notify and send_sms do.
+    """
     template = original.template
+    pinned = provider or original.provider
     if template is not None:
-        return Routes().composer(template, provider or original.provider, now)
-    return Composer.start(
-        provider=provider or original.provider,
+        composer, number = Routes().for_target(template, pinned, now, Target(key="", phone=phone))
+        return composer, number or phone
+    composers = Composers(
+        provider=pinned,
         sender=original.sender or None,
         now=now,
         gateway_options=original.gateway_options or None,
     )
+    return composers.for_number(phone)
 
 
 def _addressee(original: Message) -> Addressee:

@@ -7,6 +7,7 @@ from helpdesk_sms.states import Source, Status
 from project.demo.models import Ticket
 
 from .querycount import captured
+from .test_routing import provider, route
 
 
 def make_ticket(phone: str) -> Ticket:
@@ -49,6 +50,20 @@ def test_a_correction_is_seen_with_the_demo_sites_django_helpdesk_resolver(
     correct(ticket, "+919812345678")
 
     assert [m.recipient for m in acknowledgements()] == ["98765", "+919812345678"]
+
+
+def test_the_corrected_number_takes_its_route(memory_provider):
+    """The suppressed acknowledgement never had a provider: its re-send is routed like a
+    first send, not sent through the preferred provider."""
+    lagos = provider("Lagos")
+    route("Nigeria", lagos, country="NG")
+    ticket = make_ticket("0803")
+
+    correct(ticket, "+2348031234567")
+
+    _, replacement = acknowledgements()
+    assert (replacement.provider, replacement.route.name) == (lagos, "Nigeria")
+    assert "route 'Nigeria'" in replacement.events.get().note
 
 
 def test_the_suppressed_acknowledgement_links_its_replacement_on_its_timeline(memory_provider):
