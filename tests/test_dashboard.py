@@ -129,7 +129,8 @@ def test_an_unknown_period_shows_the_default_with_a_sentence_saying_so(admin_cli
 def test_messages_by_state_are_counted_in_their_bucket(admin_client, memory_provider):
     make(memory_provider, Status.DELIVERED, 3, ago=timedelta(hours=2))
     make(memory_provider, Status.FAILED, 1, ago=timedelta(hours=2))
-    make(memory_provider, Status.QUEUED, 2, ago=timedelta(minutes=1))
+    # Created now, not a minute ago: in the first minute of an hour that is the hour before.
+    make(memory_provider, Status.QUEUED, 2, ago=timedelta(0))
 
     response = dashboard(admin_client, "24h")
 
