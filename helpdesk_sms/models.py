@@ -1078,6 +1078,16 @@ class Message(models.Model):
         ),
     )
 
+    providers_tried = models.JSONField(
+        _("providers tried"),
+        default=list,
+        blank=True,
+        help_text=_(
+            "The providers (ids) that provably did not take it before failover moved it on: "
+            "it is never submitted to one of them again."
+        ),
+    )
+
     group_send = models.ForeignKey(
         GroupSend,
         verbose_name=_("sent to a recipient group"),

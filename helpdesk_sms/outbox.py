@@ -31,6 +31,7 @@ from django.db import DatabaseError, connection, models, transaction
 from django.utils import timezone
 
 from . import conf
+from .failover import FAILOVER_CATEGORIES, REROUTE_FIELDS, Failover, Reroute
 from .gateways.base import (
     Batch,
     Capability,
@@ -60,6 +61,8 @@ class DispatchReport:
     failed: int = 0
     unknown: int = 0
     retrying: int = 0
+    #: Moved on to the next provider of their route after a provable refusal.
+    rerouted: int = 0
     #: Checked by the gateway in its test mode and not sent (suppressed, marked as tests).
     tested: int = 0
     released: int = 0
@@ -70,9 +73,10 @@ class DispatchReport:
     def __str__(self) -> str:
         plural = "" if self.tested == 1 else "s"
         tested = f", {self.tested} test{plural} not sent" if self.tested else ""
+        rerouted = f", {self.rerouted} to the next provider" if self.rerouted else ""
         return (
             f"claimed {self.claimed}: accepted {self.accepted}, failed {self.failed}, "
-            f"unknown {self.unknown}, retrying {self.retrying}{tested}; released "
+            f"unknown {self.unknown}, retrying {self.retrying}{rerouted}{tested}; released "
             f"{self.released} scheduled, {self.requeued} unsent claims queued again, "
             f"{self.stale} stale"
         )
@@ -135,6 +139,7 @@ def dispatch(*, limit: int | None = None, now: datetime | None = None) -> Dispat
     batch_size = int(limit or conf.get("BATCH_SIZE"))
     claim_ = Claim()
     gateways = Gateways()
+    failover = Failover()
     try:
         while True:
             claimed = claim(batch_size, now or timezone.now(), claim=claim_)
@@ -143,7 +148,14 @@ def dispatch(*, limit: int | None = None, now: datetime | None = None) -> Dispat
             report.claimed += len(claimed)
             for provider, messages in _by_provider(claimed).items():
                 for chunk in group_into_batches(provider, messages):
-                    submit(provider, chunk, report, claim=claim_, gateway=gateways.get(provider))
+                    submit(
+                        provider,
+                        chunk,
+                        report,
+                        claim=claim_,
+                        gateway=gateways.get(provider),
+                        failover=failover,
+                    )
             if limit or len(claimed) < batch_size:
                 break
     finally:
@@ -347,6 +359,7 @@ def submit(
     *,
     claim: Claim,
     gateway: Gateway | None = None,
+    failover: Failover | None = None,
 ) -> None:
     """Send one batch and record each message's outcome.
 
@@ -373,7 +386,14 @@ def submit(
         )
     _record_persistently(
         lambda: record_answer(
-            provider, messages, claim, report, started=started, outcome=outcome, error=error
+            provider,
+            messages,
+            claim,
+            report,
+            started=started,
+            outcome=outcome,
+            error=error,
+            failover=failover,
         )
     )
 
@@ -453,6 +473,7 @@ def record_answer(
     started: datetime,
     outcome: SendOutcome | None = None,
     error: GatewayError | None = None,
+    failover: Failover | None = None,
 ) -> None:
     """Everything one request's answer says, in one transaction.
 
@@ -471,6 +492,7 @@ def record_answer(
         error=_error_data(error) if error else None,
     )
     results = {r.ref: r for r in outcome.results} if outcome else {}
+    failover = failover or Failover()
     outcomes = []
     errors: list[str] = []
     for message in messages:
@@ -490,7 +512,13 @@ def record_answer(
             continue
         assert problem is not None
         data = {"result": result.raw} if result is not None and result.raw is not None else {}
-        outcomes.append(_error_outcome(message, problem, data))
+        reroute, skipped = None, ""
+        if problem.category in FAILOVER_CATEGORIES:
+            reroute, skipped = failover.reroute(message, provider, _reason(problem))
+        if reroute is not None:
+            outcomes.append(_reroute_outcome(message, problem, reroute, data))
+        else:
+            outcomes.append(_error_outcome(message, problem, data, skipped))
         errors.append(f"message {message.pk}: {problem}")
     with transaction.atomic():
         moved = apply_outcomes(
@@ -514,7 +542,7 @@ def record_answer(
         Status.SUPPRESSED: "tested",
     }
     for _pk, _from, done in moved:
-        name = counters[done.to_status]
+        name = "rerouted" if "failover" in done.data else counters[done.to_status]
         setattr(report, name, getattr(report, name) + 1)
     report.errors.extend(errors)
 
@@ -531,6 +559,9 @@ def _late_answer(row: Message, outcome: Outcome) -> Outcome:
     if outcome.to_status == Status.QUEUED:
         outcome.to_status = Status.FAILED
         outcome.fields["next_attempt_at"] = None
+        for name in REROUTE_FIELDS:  # a failover it no longer gets: it stays as it was
+            outcome.fields.pop(name, None)
+        outcome.data.pop("failover", None)
         outcome.note = f"{outcome.note.split(';')[0]}; it was marked unknown meanwhile: not resent"
     if outcome.to_status == Status.UNKNOWN:
         return outcome  # unknown stays unknown; nothing new to record as a move
@@ -547,9 +578,7 @@ def _accepted_outcome(result: RecipientResult, message: Message) -> Outcome:
         to_status=Status.ACCEPTED,
         note="accepted by the gateway",
         data={"result": result.raw} if result.raw is not None else {},
-        fields=_answered_fields(
-            result, cost=message.estimated_cost, submitted_at=timezone.now()
-        ),
+        fields=_answered_fields(result, cost=message.estimated_cost, submitted_at=timezone.now()),
         expected=(Status.SENDING,),
     )
 
@@ -585,13 +614,40 @@ def _answered_fields(result: RecipientResult, **extra: Any) -> dict[str, Any]:
     )
 
 
-def _error_outcome(message: Message, error: GatewayError, data: dict[str, Any]) -> Outcome:
-    fields: dict[str, Any] = dict(
+def _reason(error: GatewayError) -> str:
+    """A refusal in words for a failover note: its category, code and the gateway's text."""
+    code = f" {error.code}" if error.code else ""
+    return f"{error.category}{code}: {error.text}"[:300]
+
+
+def _error_fields(error: GatewayError) -> dict[str, Any]:
+    return dict(
         error_category=error.category.value,
         error_code=error.code[:50],
         error_text=error.text,
         claim_token="",
     )
+
+
+def _reroute_outcome(
+    message: Message, error: GatewayError, reroute: Reroute, data: dict[str, Any]
+) -> Outcome:
+    """Provably not taken, and another provider of its route can: queued for that one at
+    once, its error kept until that provider answers."""
+    return Outcome(
+        pk=message.pk,
+        to_status=Status.QUEUED,
+        note=reroute.note,
+        data={**data, **reroute.data},
+        fields={**_error_fields(error), **reroute.fields},
+        expected=(Status.SENDING,),
+    )
+
+
+def _error_outcome(
+    message: Message, error: GatewayError, data: dict[str, Any], skipped: str = ""
+) -> Outcome:
+    fields = _error_fields(error)
     if error.category.retryable and message.attempts < int(conf.get("MAX_ATTEMPTS")):
         delay = min(
             int(conf.get("RETRY_BACKOFF")) * 2 ** (message.attempts - 1),
@@ -608,6 +664,10 @@ def _error_outcome(message: Message, error: GatewayError, data: dict[str, Any]) 
         note = "refused by the gateway"
         if error.category.retryable:
             note = f"gave up after {message.attempts} attempts"
+    if to_status != Status.UNKNOWN and message.providers_tried:
+        note += "; every other provider of its route had already refused it"
+    if skipped:
+        note += f"; no failover: {skipped}"
     return Outcome(
         pk=message.pk,
         to_status=to_status,

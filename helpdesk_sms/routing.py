@@ -145,6 +145,15 @@ class RouteTable:
     def __bool__(self) -> bool:
         return bool(self.prefixes or self.countries or self.default)
 
+    def route(self, pk: int | None) -> RouteChoice | None:
+        """The active route with this pk (a message's route, for failover), else None."""
+        if pk is None:
+            return None
+        every = [*self.prefixes.values(), *self.countries.values()]
+        if self.default is not None:
+            every.append(self.default)
+        return next((choice for choice in every if choice.pk == pk), None)
+
     def route_for(self, e164: str) -> RouteChoice | None:
         """The number's route: longest matching prefix, else its country's, else the default."""
         if self.prefixes:

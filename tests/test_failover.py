@@ -1,0 +1,167 @@
+"""Failover: a message a provider provably did not take goes to the route's next provider,
+once; after an ambiguous outcome it never does.
+
+Two real simulators over sockets: Unified first on the India route, Canlog second.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from helpdesk_sms import outbox
+from helpdesk_sms.api import send_sms
+from helpdesk_sms.models import MessageEvent, Provider, Route, RouteHop
+from helpdesk_sms.states import Status
+
+pytestmark = pytest.mark.django_db
+
+IN = "+919812345678"
+
+
+@pytest.fixture
+def india(unified_provider: Provider, canlog_provider: Provider) -> Route:
+    """India: Unified first, Canlog second."""
+    route = Route.objects.create(name="India", country="IN")
+    RouteHop.objects.create(route=route, provider=unified_provider, position=1)
+    RouteHop.objects.create(route=route, provider=canlog_provider, position=2)
+    return route
+
+
+def sent_to(sim, number: str = IN) -> int:
+    """How many messages the simulator took for ``number``."""
+    digits = number.lstrip("+")
+    return sum(1 for m in sim.messages if digits in str(m.number))
+
+
+def test_failover_after_insufficient_credit_reaches_the_second_provider_once(
+    india, unified_sim, canlog_sim, canlog_provider
+):
+    unified_sim.set_faults(credit_exhausted=True)
+    [message] = send_sms(IN, "Your ticket #42 is open")
+
+    outbox.dispatch()
+    outbox.dispatch()
+
+    message.refresh_from_db()
+    assert (message.status, message.provider) == (Status.ACCEPTED, canlog_provider)
+    assert (sent_to(unified_sim), sent_to(canlog_sim)) == (0, 1)
+
+
+def test_the_timeline_names_the_hop_and_its_reason(india, unified_sim, unified_provider):
+    unified_sim.set_faults(credit_exhausted=True)
+    [message] = send_sms(IN, "Your ticket #42 is open")
+
+    outbox.dispatch()
+
+    hop = MessageEvent.objects.get(message=message, data__failover__isnull=False)
+    assert "insufficient_credit" in hop.note and "route 'India': Canlog test" in hop.note
+    assert hop.data["failover"]["from"] == unified_provider.name
+    assert hop.exchange is not None  # the refusing request and answer, stored once
+
+
+def test_a_failed_over_message_remembers_the_provider_that_refused_it(
+    india, unified_sim, unified_provider
+):
+    unified_sim.set_faults(credit_exhausted=True)
+    [message] = send_sms(IN, "Your ticket #42 is open")
+
+    outbox.dispatch()
+
+    message.refresh_from_db()
+    assert message.providers_tried == [unified_provider.pk]
+
+
+def test_no_failover_after_a_read_timeout(india, unified_sim, canlog_sim, settings):
+    settings.HELPDESK_SMS = {**settings.HELPDESK_SMS, "READ_TIMEOUT": 0.3}
+    unified_sim.set_faults(read_timeout=1.0)
+    [message] = send_sms(IN, "Your ticket #42 is open")
+
+    outbox.dispatch()
+    outbox.dispatch()
+
+    message.refresh_from_db()
+    assert message.status == Status.UNKNOWN
+    assert sent_to(canlog_sim) == 0
+
+
+def test_no_failover_for_a_number_the_gateway_refused(india, unified_sim, canlog_sim):
+    unified_sim.set_faults(reject_numbers=[IN.lstrip("+")])
+    [message] = send_sms(IN, "Your ticket #42 is open")
+
+    outbox.dispatch()
+
+    message.refresh_from_db()
+    assert message.status == Status.FAILED
+    assert len(canlog_sim.requests) == 0
+
+
+def test_failover_after_a_refused_connection(india, unified_sim, canlog_sim, canlog_provider):
+    unified_sim.stop()
+    [message] = send_sms(IN, "Your ticket #42 is open")
+
+    outbox.dispatch()
+    outbox.dispatch()
+
+    message.refresh_from_db()
+    assert (message.status, message.provider) == (Status.ACCEPTED, canlog_provider)
+
+
+def test_failover_prices_the_message_at_the_next_providers_rate(
+    india, unified_sim, unified_provider, canlog_provider
+):
+    Provider.objects.filter(pk=unified_provider.pk).update(
+        price_per_part=Decimal("0.10"), currency="INR"
+    )
+    Provider.objects.filter(pk=canlog_provider.pk).update(
+        price_per_part=Decimal("0.25"), currency="INR"
+    )
+    unified_sim.set_faults(credit_exhausted=True)
+    [message] = send_sms(IN, "Your ticket #42 is open")
+    assert message.estimated_cost == Decimal("0.10")
+
+    outbox.dispatch()
+    outbox.dispatch()
+
+    message.refresh_from_db()
+    assert (message.estimated_cost, message.cost) == (Decimal("0.25"), Decimal("0.25"))
+
+
+def test_failover_skips_a_provider_not_allowed_to_text_the_number(
+    india, unified_sim, canlog_sim, canlog_provider
+):
+    Provider.objects.filter(pk=canlog_provider.pk).update(allowed_countries="NG")
+    unified_sim.set_faults(credit_exhausted=True)
+    [message] = send_sms(IN, "Your ticket #42 is open")
+
+    outbox.dispatch()
+
+    message.refresh_from_db()
+    assert message.status == Status.FAILED
+    assert "no failover: Canlog test cannot take it" in message.events.last().note
+    assert len(canlog_sim.requests) == 0
+
+
+def test_when_every_provider_refused_the_message_fails_once_each(india, unified_sim, canlog_sim):
+    unified_sim.set_faults(credit_exhausted=True)
+    canlog_sim.set_faults(credit_exhausted=True)
+    [message] = send_sms(IN, "Your ticket #42 is open")
+
+    for _ in range(3):
+        outbox.dispatch()
+
+    message.refresh_from_db()
+    assert message.status == Status.FAILED
+    assert (len(unified_sim.requests), len(canlog_sim.requests)) == (1, 1)
+
+
+def test_a_named_provider_never_fails_over(india, unified_sim, canlog_sim, unified_provider):
+    unified_sim.set_faults(credit_exhausted=True)
+    [message] = send_sms(IN, "Your ticket #42 is open", provider=unified_provider)
+
+    outbox.dispatch()
+
+    message.refresh_from_db()
+    assert (message.status, message.provider) == (Status.FAILED, unified_provider)
+    assert len(canlog_sim.requests) == 0
