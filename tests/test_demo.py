@@ -48,3 +48,29 @@ def test_the_demo_still_warns_about_a_push_provider_of_its_own_without_a_secret(
     stderr = run_demo()
 
     assert "helpdesk_sms.W001" in stderr and "'Mine'" in stderr
+
+
+def test_the_demo_routes_india_through_canlog_then_unified(started):
+    from helpdesk_sms.routing import RouteTable
+
+    india = RouteTable.load().route_for("+919812345678")
+
+    assert india is not None
+    assert [hop.provider.gateway for hop in india.hops] == ["canlog", "unified"]
+
+
+def test_a_demo_fault_starts_that_gateways_simulator_with_it(started):
+    call_command("rundemo", fault=["canlog:credit_exhausted"], stdout=StringIO())
+
+    [commands] = started
+    canlog, _env = commands["canlog"]
+    unified, _env = commands["unified"]
+    assert canlog[-2:] == ["--fault", "credit_exhausted"]
+    assert "--fault" not in unified
+
+
+def test_a_demo_fault_for_an_unknown_gateway_is_refused_naming_the_option(started):
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="--fault 'mars:x'"):
+        call_command("rundemo", fault=["mars:x"], stdout=StringIO())

@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.urls import reverse
 
 from helpdesk_sms.gateways.base import Capability
@@ -57,10 +57,19 @@ class Command(BaseCommand):
         parser.add_argument(
             "--delivery-delay", default="5", help="Seconds before simulators report delivery."
         )
+        parser.add_argument(
+            "--fault",
+            action="append",
+            default=[],
+            metavar="GATEWAY:NAME[=VALUE]",
+            help="Start that gateway's simulator with this fault on, e.g. "
+            "canlog:credit_exhausted to watch the India route fail over to Unified. Repeatable.",
+        )
         # Django adds this only to commands it checks itself; these checks run in handle().
         parser.add_argument("--skip-checks", action="store_true", help="Skip system checks.")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        faults = _faults_by_gateway(options["fault"])  # bad input: refused before any write
         password = self._admin_password()
         python = sys.executable
         commands: dict[str, tuple[list[str], dict[str, str]]] = {}
@@ -69,7 +78,10 @@ class Command(BaseCommand):
             if provider is None:
                 self.stderr.write(f"No demo provider for {demo.gateway} on port {demo.port}.")
                 continue
-            commands[demo.gateway] = self._simulator(python, demo, provider, options)
+            command, env = self._simulator(python, demo, provider, options)
+            for fault in faults.get(demo.gateway, []):
+                command += ["--fault", fault]
+            commands[demo.gateway] = (command, env)
         if not options["skip_checks"]:
             self.check()
         commands["celery"] = (
@@ -188,3 +200,19 @@ class Command(BaseCommand):
         user.set_password(password)
         user.save()
         return password
+
+
+def _faults_by_gateway(specs: list[str]) -> dict[str, list[str]]:
+    """``["canlog:credit_exhausted"]`` -> ``{"canlog": ["credit_exhausted"]}``; a gateway the
+    demo does not run is a usage error naming the option."""
+    known = {demo.gateway for demo in DEMO_GATEWAYS}
+    faults: dict[str, list[str]] = {}
+    for spec in specs:
+        gateway, _, fault = spec.partition(":")
+        if gateway not in known or not fault:
+            raise CommandError(
+                f"--fault {spec!r}: write GATEWAY:FAULT with GATEWAY one of "
+                f"{', '.join(sorted(known))}, e.g. canlog:credit_exhausted."
+            )
+        faults.setdefault(gateway, []).append(fault)
+    return faults
