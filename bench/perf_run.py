@@ -39,7 +39,7 @@ def benchmarks(
     time takes minutes on the current engine. Persistent-connection webhook runs on
     PostgreSQL only, where a new connection per request costs a server process fork.
     """
-    from . import perf_p1, perf_p2, perf_p3, perf_p4, perf_p5
+    from . import perf_p1, perf_p2, perf_p3, perf_p4, perf_p5, perf_p6
 
     memory_dbs = (os.environ.get("BENCH_MEMORY_DB") or "sqlite").split(",")
     chosen = [
@@ -52,6 +52,7 @@ def benchmarks(
         ("P4-webhook-persistent", lambda: perf_p4.webhook(db_url, work, persistent=True)),
         ("P4-polling", lambda: perf_p4.polling(sim_url)),
         ("P5-dashboard", lambda: perf_p5.run(sim_url)),
+        ("P6-routing", lambda: perf_p6.run(sim_url)),
     ]
     skip = set()
     if kind not in memory_dbs and "all" not in memory_dbs:
