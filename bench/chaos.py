@@ -162,7 +162,13 @@ def run(args: argparse.Namespace, run_dir: Path, processes: Processes) -> int:
 
     call_command("migrate", verbosity=0, interactive=False)
 
-    from .chaos_load import GATEWAYS, create_agents, create_providers, make_simulators
+    from .chaos_load import (
+        GATEWAYS,
+        create_agents,
+        create_providers,
+        create_routes,
+        make_simulators,
+    )
 
     sims = make_simulators(args.seed)
     ports = {}
@@ -173,7 +179,7 @@ def run(args: argparse.Namespace, run_dir: Path, processes: Processes) -> int:
     if not args.no_push:
         web = WebServer(processes, env)
         web_url = web.start()
-    create_providers(sims, web_url)
+    create_routes(create_providers(sims, web_url))
     agents = create_agents()
     workers = [Worker(processes, i + 1, env) for i in range(args.workers)]
     for worker in workers:
@@ -548,6 +554,21 @@ def settle_reports(run: Run, timeout: float) -> None:
         time.sleep(1.0)
 
 
+def failover_summary() -> str:
+    """How many messages moved to another provider, from the timelines' failover events."""
+    from helpdesk_sms.models import MessageEvent
+
+    hops = Counter(
+        f"{data['failover']['from']} -> {data['failover']['to']}"
+        for data in MessageEvent.objects.filter(data__has_key="failover").values_list(
+            "data", flat=True
+        )
+    )
+    if not hops:
+        return "no message moved to another provider"
+    return ", ".join(f"{hop} x{n}" for hop, n in sorted(hops.items()))
+
+
 def engine_version() -> str:
     """The last commit that changed the app (the run's own commits are not the engine)."""
     try:
@@ -642,6 +663,7 @@ def summarize(
         ),
         ("worker kills", ", ".join(f"{w} x{n}" for w, n in sorted(kills.items())) or "none"),
         ("gateway faults", ", ".join(f"{k} x{n}" for k, n in sorted(fault_kinds.items()))),
+        ("failover", failover_summary()),
         ("pg terminations", str(run.journal.count("pg_terminate"))),
         (
             "broker freezes",

@@ -230,6 +230,9 @@ def account(
         label = f"#{row.pk} {row.gateway} {row.status}"
         if row.held > 1:
             v["doubled"].append(f"{label}: the gateway holds it {row.held} times")
+        for other, other_holding in holdings.items():
+            if other != row.gateway and other_holding.held.get((row.digits, row.body)):
+                v["doubled"].append(f"{label}: {other} holds it too (sent through two providers)")
         if row.status in ("queued", "scheduled"):
             v["lost"].append(f"{label}: never sent by the end of the run")
         elif row.status == "sending":
@@ -356,7 +359,8 @@ def _check_jobs(
             continue
         if job.kind == "sms":
             for number in job.numbers:
-                if (_digits(number), job.text) not in in_db[job.gateway]:
+                key = (_digits(number), job.text)
+                if not any(key in messages for messages in in_db.values()):
                     report.violations["lost"].append(
                         f"send_sms job {job.index} ({job.gateway}) to {number}: returned, "
                         "but no such message in the database"

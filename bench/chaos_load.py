@@ -161,6 +161,32 @@ def create_providers(sims: dict[str, Simulator], web_url: str | None) -> dict[st
     return providers
 
 
+#: Routes for failover (issue 12): India through Canlog then Unified, and Unified's own
+#: customer range through Unified then Canlog; the other countries have no route.
+ROUTES: list[tuple[str, dict[str, str], list[str]]] = [
+    ("India", {"country": "IN"}, ["canlog", "unified"]),
+    ("India 97", {"prefix": "+9197"}, ["unified", "canlog"]),
+]
+#: The share of Indian send_sms jobs that name no provider, so their route decides.
+ROUTED_SHARE = 0.5
+
+
+def create_routes(providers: dict[str, Any]) -> None:
+    """The failover routes; tickets to Indian numbers take them too (the default templates
+    name no provider)."""
+    from helpdesk_sms.models import Route, RouteHop
+
+    for name, destination, gateways in ROUTES:
+        route = Route.objects.create(name=name, **destination)
+        for position, gateway in enumerate(gateways, start=1):
+            RouteHop.objects.create(route=route, provider=providers[gateway], position=position)
+
+
+def routed_gateways() -> set[str]:
+    """The gateways whose customers' numbers some route takes."""
+    return {gateways[0] for _name, _destination, gateways in ROUTES}
+
+
 def create_agents() -> dict[str, Any]:
     """One agent per gateway, with a phone in that gateway's country, opted in."""
     from django.contrib.auth import get_user_model
@@ -196,6 +222,7 @@ class Job:
     created_at: float = 0.0
     tries: int = 0
     error: str = ""  # why the app refused it (a bad input is not retried)
+    routed: bool = False  # send_sms without a provider: the number's route picks it
 
     @property
     def messages(self) -> int:
@@ -229,6 +256,7 @@ def draw_jobs(seed: int, total: int, duration: float, token: str) -> list[Job]:
             code = rng.randrange(100000, 999999)
             text = f"Chaos {token} job {len(jobs)}: your helpdesk code is {code}."
             job = Job(len(jobs), "sms", gateway, numbers, text=text)
+            job.routed = gateway in routed_gateways() and rng.random() < ROUTED_SHARE
         job.at = duration * made / total
         made += job.messages
         jobs.append(job)
@@ -305,7 +333,8 @@ class Producer(threading.Thread):
         if job.kind == "sms":
             from helpdesk_sms.api import send_sms
 
-            send_sms(job.numbers, job.text, provider=self.providers[job.gateway])
+            provider = None if job.routed else self.providers[job.gateway]
+            send_sms(job.numbers, job.text, provider=provider)
             return
         from django.db import transaction
 

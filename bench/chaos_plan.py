@@ -27,7 +27,13 @@ GATEWAY_FAULTS: dict[str, bool] = {
     "malformed": True,  # processes, answers half a body: taken, unreadable
     "http_500": False,  # answers 500 before processing: provably not taken
     "refused": True,  # listener closed: refused (not taken); in-flight accepts are reset
+    "auth_failure": False,  # credentials refused before processing: provably not taken
 }
+#: Random fault kinds dealt to the gateways; auth_failure is the planned revocation alone.
+DEALT_FAULTS = [name for name in GATEWAY_FAULTS if name != "auth_failure"]
+#: Failover (issue 12): Canlog's credentials revoked, later Unified's listener closed, each
+#: for a stretch of the run (start and length as shares of the duration), never together.
+FAILOVER_WINDOWS = [("canlog", "auth_failure", 0.25, 0.15), ("unified", "refused", 0.5, 0.12)]
 
 
 @dataclass
@@ -160,9 +166,18 @@ def draw_plan(
     # Dealt from shuffled decks of every kind, in time order: a run of six or more fault
     # slots exercises every kind at least once.
     deck: list[str] = []
+    failover = {gateway: (start, start + length) for gateway, _f, start, length in FAILOVER_WINDOWS}
+    for gateway, fault, start, length in FAILOVER_WINDOWS:
+        if gateway in gateways:
+            add(
+                start * duration, "fault", gateway, fault=fault, seconds=round(length * duration, 2)
+            )
     for at, gateway, length in sorted(slots):
+        low, high = failover.get(gateway, (2.0, 2.0))
+        if at + length > low * duration and at < high * duration:
+            continue  # that gateway's planned failover window is its only fault then
         if not deck:
-            deck = list(GATEWAY_FAULTS)
+            deck = list(DEALT_FAULTS)
             rng.shuffle(deck)
         add(at, "fault", gateway, fault=deck.pop(), seconds=round(length, 2))
     return sorted(actions)
