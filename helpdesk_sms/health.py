@@ -160,55 +160,37 @@ def record_failure(
 ) -> None:
     """Count a failed request; a provable one may open the circuit (or reopen a probe's).
 
-    Non-provable categories are ignored without a query. Otherwise one SELECT and one
-    conditional UPDATE (and the history row when the state changes); the UPDATE names
-    what was read, so a concurrent change makes it miss and the read is repeated.
+    Non-provable categories are ignored without a query. A closed circuit costs two
+    UPDATEs: the count, then the opening if the count reached ``CIRCUIT_FAILURES`` (made
+    by one worker only however many failed at once). Each UPDATE names the state it
+    applies to, so an open or half-open circuit simply makes the first one miss.
     """
     if not is_provable(category):
         return
     now = now or timezone.now()
     category = str(ErrorCategory(category))
     noted = {"last_failure": text, "last_failure_category": category}
+    counted: dict[str, Any] = {"consecutive_failures": F("consecutive_failures") + 1, **noted}
     limit = threshold()
+    rows = ProviderHealth.objects.filter(provider=provider)
     for _attempt in range(ATTEMPTS):
-        found = (
-            ProviderHealth.objects.filter(provider=provider)
-            .values_list("state", "consecutive_failures")
-            .first()
-        )
-        if found is None:
-            if _create(provider, noted, now, opens=limit <= 1):
-                return
-            continue
-        state, failures = found
-        if state == CircuitState.OPEN:
-            if ProviderHealth.objects.filter(provider=provider, state=state).update(
-                consecutive_failures=F("consecutive_failures") + 1, **noted
-            ):
-                return
-            continue
-        if state == CircuitState.HALF_OPEN:
-            reason = f"the probe failed: {category}: {text}"
-        elif failures + 1 >= limit:
-            reason = f"{failures + 1} failures in a row, the last {category}: {text}"
-        else:
-            if ProviderHealth.objects.filter(
-                provider=provider, state=state, consecutive_failures=failures
-            ).update(consecutive_failures=failures + 1, **noted):
-                return
-            continue
+        if rows.filter(state=CircuitState.CLOSED).update(**counted):
+            _open_at_threshold(provider, limit, noted, now)
+            return
+        if rows.filter(state=CircuitState.OPEN).update(**counted):
+            return
         if _move(
             provider,
-            state,
+            CircuitState.HALF_OPEN,
             CircuitState.OPEN,
-            reason=reason,
-            when=Q(consecutive_failures=failures),
+            reason=f"the probe failed: {category}: {text}",
             now=now,
-            consecutive_failures=failures + 1,
             retry_at=now + cooldown(),
             probe_started_at=None,
-            **noted,
+            **counted,
         ):
+            return
+        if _create(provider, noted, now, opens=limit <= 1):
             return
     logger.warning("helpdesk_sms: provider %s: a failure went uncounted (contention)", provider)
 
@@ -245,15 +227,25 @@ def _create(provider: Provider, noted: dict[str, str], now: datetime, *, opens: 
     except IntegrityError:
         return False
     if opens:
-        _move(
-            provider,
-            CircuitState.CLOSED,
-            CircuitState.OPEN,
-            reason=f"1 failure, {noted['last_failure_category']}: {noted['last_failure']}",
-            now=now,
-            retry_at=now + cooldown(),
-        )
+        _open_at_threshold(provider, 1, noted, now)
     return True
+
+
+def _open_at_threshold(
+    provider: Provider, limit: int, noted: dict[str, str], now: datetime
+) -> None:
+    """Open a closed circuit whose failures in a row reached ``limit`` (one worker does)."""
+    _move(
+        provider,
+        CircuitState.CLOSED,
+        CircuitState.OPEN,
+        reason=f"{limit} failure{'s' if limit > 1 else ''} in a row, the last "
+        f"{noted['last_failure_category']}: {noted['last_failure']}",
+        when=Q(consecutive_failures__gte=limit),
+        now=now,
+        retry_at=now + cooldown(),
+        probe_started_at=None,
+    )
 
 
 def _move(
@@ -280,7 +272,8 @@ def _move(
     rows = ProviderHealth.objects.filter(provider=provider, state=from_state)
     if when is not None:
         rows = rows.filter(when)
-    with transaction.atomic():
+    # No savepoint: nothing here catches an error, and the common miss costs one statement.
+    with transaction.atomic(savepoint=False):
         if not rows.update(state=to_state, changed_at=now, **fields):
             return False
         ProviderHealthChange.objects.create(

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from helpdesk_sms import health
@@ -316,3 +319,58 @@ def test_a_healthy_provider_success_costs_one_query(provider, django_assert_num_
 def test_a_non_provable_failure_costs_no_query(provider, django_assert_num_queries):
     with django_assert_num_queries(0):
         health.record_failure(provider, ErrorCategory.AMBIGUOUS, "read timeout")
+
+
+def test_a_provable_failure_of_a_closed_circuit_costs_two_statements(
+    provider, django_assert_num_queries
+):
+    fail(provider)
+
+    with django_assert_num_queries(2):
+        fail(provider)
+
+
+def together(n, work):
+    """Run ``work()`` in ``n`` threads released at once, each on its own connection."""
+    barrier = threading.Barrier(n)
+
+    def run():
+        try:
+            barrier.wait()
+            return work()
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(n) as pool:
+        return [f.result() for f in [pool.submit(run) for _ in range(n)]]
+
+
+#: Threads need committed rows and concurrent connections (SQLite's test database is one
+#: in-memory connection).
+postgresql_only = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="concurrent connections: PostgreSQL"
+)
+
+
+@pytest.mark.django_db(transaction=True)
+@postgresql_only
+def test_workers_failing_at_once_are_each_counted_and_open_the_circuit_once(provider):
+    fail(provider)  # the row exists: the race is on the count and the opening
+
+    together(8, lambda: fail(provider))
+
+    assert ProviderHealth.objects.get().consecutive_failures == 9
+    assert ProviderHealthChange.objects.filter(to_state="open").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+@postgresql_only
+def test_workers_asking_at_once_after_the_cooldown_get_one_probe(provider):
+    now = timezone.now()
+    opened(provider, now)
+    later = now + timedelta(seconds=COOLDOWN)
+
+    allowed = together(8, lambda: health.CircuitBoard.load().allows(provider, now=later))
+
+    assert sorted(allowed) == [False] * 7 + [True]
+    assert ProviderHealthChange.objects.filter(to_state="half_open").count() == 1
