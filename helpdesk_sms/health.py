@@ -71,7 +71,8 @@ class CircuitBoard:
 
     def __init__(self, rows: Iterable[ProviderHealth], now: datetime | None = None) -> None:
         self.rows = {row.provider_id: row for row in rows}
-        self.now = now or timezone.now()
+        #: The time ``allows`` judges by when given none; None: the clock at each call.
+        self.now = now
 
     @classmethod
     def load(cls, now: datetime | None = None) -> CircuitBoard:
@@ -91,7 +92,7 @@ class CircuitBoard:
         row = self.rows.get(provider.pk)
         if row is None or row.state == CircuitState.CLOSED:
             return True
-        now = now or timezone.now()
+        now = now or self.now or timezone.now()
         if row.state == CircuitState.OPEN:
             if row.retry_at is not None and row.retry_at > now:
                 return False

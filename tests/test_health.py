@@ -159,6 +159,15 @@ def test_after_the_cooldown_exactly_one_board_gets_the_probe(provider):
     assert state(provider) == "half_open"
 
 
+def test_a_board_loaded_for_a_time_judges_by_it(provider):
+    now = timezone.now()
+    opened(provider, now)
+
+    board = health.CircuitBoard.load(now=now + timedelta(seconds=COOLDOWN))
+
+    assert board.allows(provider) and board.state(provider) == "half_open"
+
+
 def test_a_board_lets_only_one_probe_through_however_often_asked(provider):
     now = timezone.now()
     opened(provider, now)
