@@ -32,6 +32,7 @@ from django.utils.translation import ngettext
 
 from . import admin_preview, api, balances, kick, outbox, resend, template_variables
 from .admin_group_send import GroupSendProgressAdmin, SendToGroupAdmin
+from .admin_health import HealthStateFilter, ProviderHealthAdminMixin
 from .admin_times import seconds_field, to_the_second
 from .dashboard.views import DashboardAdmin
 from .exceptions import SmsInputError
@@ -159,7 +160,7 @@ class ProviderPriceInline(TabularInline[ProviderPrice, Provider]):
 
 
 @admin.register(Provider)
-class ProviderAdmin(ModelAdmin[Provider]):
+class ProviderAdmin(ProviderHealthAdminMixin, ModelAdmin[Provider]):
     form = ProviderAdminForm
     # Explicit, and https: a gateway that only speaks http must be written with http://.
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
@@ -168,21 +169,24 @@ class ProviderAdmin(ModelAdmin[Provider]):
         "gateway",
         "is_active",
         "priority",
+        "health_shown",
         "latest_balance",
         "threshold_shown",
     )
-    list_filter = ("gateway", "is_active")
+    list_filter = ("gateway", "is_active", HealthStateFilter)
     search_fields = ("name",)
     readonly_fields = (
         "credential_status",
         "gateway_info",
         "callback_url",
         "threshold_status",
+        "health_shown",
+        "health_history",
         "created_at",
         "updated_at",
     )
     inlines = [SenderIDInline, ProviderPriceInline]
-    actions = ["check_balance", "send_test_sms"]
+    actions = ["check_balance", "send_test_sms", "close_circuit"]
     fieldsets = (
         (None, {"fields": ("name", "gateway", "is_active", "priority")}),
         (
@@ -222,6 +226,7 @@ class ProviderAdmin(ModelAdmin[Provider]):
         ),
         (_("Prices"), {"fields": ("price_per_part", "currency")}),
         (_("Balance"), {"fields": ("low_balance_threshold", "threshold_status")}),
+        (_("Health"), {"fields": ("health_shown", "health_history")}),
         (_("History"), {"fields": ("created_at", "updated_at"), "classes": ("collapse",)}),
     )
 
@@ -229,6 +234,7 @@ class ProviderAdmin(ModelAdmin[Provider]):
         return (
             super()
             .get_queryset(request)
+            .select_related("health")
             .prefetch_related(
                 Prefetch("balances", queryset=_latest_balances(), to_attr="latest_balances")
             )

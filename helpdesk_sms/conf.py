@@ -45,6 +45,12 @@ DEFAULTS: dict[str, Any] = {
     # worker died mid-request) becomes "unknown": the gateway may have it. Keep it well above
     # CONNECT_TIMEOUT + READ_TIMEOUT, so a request still in flight is never swept.
     "STALE_SENDING_AFTER": 600,
+    # A provider's circuit breaker (docs/routing.md): this many requests in a row that the
+    # gateway provably did not take (refused connection, throttled, authentication, credit,
+    # sender refused) open its circuit: it is skipped for CIRCUIT_COOLDOWN seconds, then one
+    # probe request is let through (and let through again if that probe's worker died).
+    "CIRCUIT_FAILURES": 5,
+    "CIRCUIT_COOLDOWN": 60,
     # Stop polling delivery reports for messages accepted longer ago than this (seconds).
     "REPORT_POLL_MAX_AGE": 3 * 24 * 3600,
     # Periodic jobs registered with django-celery-beat (seconds between runs).

@@ -20,22 +20,16 @@ from typing import Any
 
 from .compose import Composer
 from .exceptions import InvalidSender, SmsInputError
-from .gateways.base import ErrorCategory
+from .health import PROVABLE, CircuitBoard
+from .health_models import CircuitState
 from .models import Message, Provider
 from .routing import Hop, RouteChoice, RouteTable
 
 #: What proves the gateway did not take the message and that another provider may: its
 #: connection refused or failing before acceptance, throttling, our account's credentials,
 #: credit or sender refused. A bad number or text would be refused by the next one too.
-FAILOVER_CATEGORIES = frozenset(
-    {
-        ErrorCategory.TRANSIENT,
-        ErrorCategory.THROTTLED,
-        ErrorCategory.AUTHENTICATION,
-        ErrorCategory.INSUFFICIENT_CREDIT,
-        ErrorCategory.INVALID_SENDER,
-    }
-)
+#: The same categories count against a provider's health.
+FAILOVER_CATEGORIES = PROVABLE
 
 #: The fields a failover rewrites; an answer that arrives too late must not apply them.
 REROUTE_FIELDS = frozenset(
@@ -67,8 +61,12 @@ class Failover:
     """The next provider for messages of one outbox pass; the route table read once, each
     (route, provider) checked once, whatever the number of messages."""
 
-    def __init__(self, table: RouteTable | None = None) -> None:
+    def __init__(
+        self, table: RouteTable | None = None, circuits: CircuitBoard | None = None
+    ) -> None:
         self._table = table
+        #: Providers whose circuit is not closed are tried last.
+        self.circuits = circuits
         self._composers: dict[tuple[Any, ...], Composer | SmsInputError] = {}
 
     @property
@@ -78,31 +76,36 @@ class Failover:
         return self._table
 
     def reroute(
-        self, message: Message, failed: Provider, reason: str
+        self, message: Message, failed: Provider, reason: str, *, refused: bool = True
     ) -> tuple[Reroute | None, str]:
-        """The next provider for ``message`` after ``failed`` refused it for ``reason``.
+        """The next provider for ``message`` after ``failed`` refused it for ``reason``
+        (``refused=False``: after ``failed``'s open circuit kept it from being sent there).
 
         Returns the reroute (None when no provider is left) and the providers skipped as
-        unable to take it, in words ("" when none was).
+        unable to take it, in words ("" when none was). Providers whose circuit is open
+        come last; a provider that refused the message never comes again.
         """
         if not message.route_id or message.group_id:
             return None, ""  # a named provider, or a group that lives on its provider
         choice = self.table.route(message.route_id)
         if choice is None:
             return None, ""
-        tried = [*(message.providers_tried or []), failed.pk]
+        tried = list(message.providers_tried or [])
+        if refused:
+            tried.append(failed.pk)
         skipped: list[str] = []
-        for hop in choice.hops:
-            if hop.provider.pk in tried:
-                continue
+        candidates = [h for h in choice.hops if h.provider.pk not in tried and h.provider != failed]
+        candidates.sort(key=lambda h: self._unhealthy(h.provider))  # stable: route order
+        for hop in candidates:
             try:
                 fields = self._fields_for(choice, hop, message)
             except SmsInputError as exc:
                 skipped.append(f"{hop.provider.name} cannot take it ({exc})")
                 continue
             fields["providers_tried"] = tried
+            why = "did not take it" if refused else "has its circuit open"
             note = (
-                f"failover: {failed.name} did not take it ({reason}); next on route "
+                f"failover: {failed.name} {why} ({reason}); next on route "
                 f"{choice.name!r}: {hop.provider.name}"
             )
             if fields["estimated_cost"] is not None:
@@ -119,6 +122,11 @@ class Failover:
             }
             return Reroute(hop.provider, fields, note, data), "; ".join(skipped)
         return None, "; ".join(skipped)
+
+    def _unhealthy(self, provider: Provider) -> bool:
+        if self.circuits is None:
+            return False
+        return self.circuits.state(provider) != CircuitState.CLOSED
 
     def _fields_for(self, choice: RouteChoice, hop: Hop, message: Message) -> dict[str, Any]:
         """The message as ``hop``'s provider would send it, checked and priced; the

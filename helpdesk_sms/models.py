@@ -1326,7 +1326,9 @@ class Dashboard(Message):
         verbose_name_plural = _("SMS dashboard")
 
 
-# Imported last: the route models refer to Provider and SenderID by name, and Django finds
-# models only through this module.
+# Imported last: the route and health models refer to Provider and SenderID by name, and
+# Django finds models only through this module.
+from .health_models import ProviderHealth as ProviderHealth  # noqa: E402
+from .health_models import ProviderHealthChange as ProviderHealthChange  # noqa: E402
 from .route_models import Route as Route  # noqa: E402
 from .route_models import RouteHop as RouteHop  # noqa: E402

@@ -200,15 +200,12 @@ def _run(requests: Sequence[Request]) -> list[Message]:
 
 def announce_created(created: list[Message]) -> None:
     """Tell listeners (the admin's save feedback) what was written; never raises."""
-    for receiver, result in signals.notification_messages_created.send_robust(
-        sender=Message, messages=created
-    ):
-        if isinstance(result, Exception):
-            logger.error(
-                "helpdesk_sms: %r failed on notification_messages_created",
-                receiver,
-                exc_info=result,
-            )
+    signals.send_robustly(
+        signals.notification_messages_created,
+        "notification_messages_created",
+        Message,
+        messages=created,
+    )
 
 
 def _drafts(requests: Sequence[Request]) -> list[Draft]:

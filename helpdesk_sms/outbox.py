@@ -43,6 +43,7 @@ from .gateways.base import (
     ReportRef,
     SendOutcome,
 )
+from .health import CircuitBoard, cooldown
 from .models import GatewayExchange, Message, MessageEvent, Provider
 from .phones import country_of
 from .pricing import PriceList
@@ -61,8 +62,11 @@ class DispatchReport:
     failed: int = 0
     unknown: int = 0
     retrying: int = 0
-    #: Moved on to the next provider of their route after a provable refusal.
+    #: Moved on to the next provider of their route after a provable refusal or past an
+    #: open circuit.
     rerouted: int = 0
+    #: Claimed, then put back to wait without a request (an open circuit, no other provider).
+    waiting: int = 0
     #: Checked by the gateway in its test mode and not sent (suppressed, marked as tests).
     tested: int = 0
     released: int = 0
@@ -74,6 +78,8 @@ class DispatchReport:
         plural = "" if self.tested == 1 else "s"
         tested = f", {self.tested} test{plural} not sent" if self.tested else ""
         rerouted = f", {self.rerouted} to the next provider" if self.rerouted else ""
+        if self.waiting:
+            rerouted += f", {self.waiting} waiting"
         return (
             f"claimed {self.claimed}: accepted {self.accepted}, failed {self.failed}, "
             f"unknown {self.unknown}, retrying {self.retrying}{rerouted}{tested}; released "
@@ -139,7 +145,8 @@ def dispatch(*, limit: int | None = None, now: datetime | None = None) -> Dispat
     batch_size = int(limit or conf.get("BATCH_SIZE"))
     claim_ = Claim()
     gateways = Gateways()
-    failover = Failover()
+    circuits = CircuitBoard.load()
+    failover = Failover(circuits=circuits)
     try:
         while True:
             claimed = claim(batch_size, now or timezone.now(), claim=claim_)
@@ -148,6 +155,9 @@ def dispatch(*, limit: int | None = None, now: datetime | None = None) -> Dispat
             report.claimed += len(claimed)
             for provider, messages in _by_provider(claimed).items():
                 for chunk in group_into_batches(provider, messages):
+                    if not circuits.allows(provider):
+                        divert(provider, chunk, report, claim=claim_, failover=failover)
+                        continue
                     submit(
                         provider,
                         chunk,
@@ -155,6 +165,7 @@ def dispatch(*, limit: int | None = None, now: datetime | None = None) -> Dispat
                         claim=claim_,
                         gateway=gateways.get(provider),
                         failover=failover,
+                        circuits=circuits,
                     )
             if limit or len(claimed) < batch_size:
                 break
@@ -360,6 +371,7 @@ def submit(
     claim: Claim,
     gateway: Gateway | None = None,
     failover: Failover | None = None,
+    circuits: CircuitBoard | None = None,
 ) -> None:
     """Send one batch and record each message's outcome.
 
@@ -396,6 +408,82 @@ def submit(
             failover=failover,
         )
     )
+    _record_health(provider, circuits or CircuitBoard.load(), outcome, error)
+
+
+def _record_health(
+    provider: Provider,
+    circuits: CircuitBoard,
+    outcome: SendOutcome | None,
+    error: GatewayError | None,
+) -> None:
+    """One request's verdict on its provider's health: taken (any message accepted or
+    checked), provably not taken (its error, or every message refused for a provable
+    reason), or neither (an ambiguous answer, refused numbers or texts)."""
+    if error is None and outcome is not None:
+        if any(r.accepted or r.test for r in outcome.results):
+            circuits.succeeded(provider)
+            return
+        errors = [r.error for r in outcome.results if r.error is not None]
+        error = errors[0] if errors and len(errors) == len(outcome.results) else None
+    if error is not None and error.category in FAILOVER_CATEGORIES:
+        circuits.failed(provider, error.category, error.text)
+
+
+def divert(
+    provider: Provider,
+    messages: list[Message],
+    report: DispatchReport,
+    *,
+    claim: Claim,
+    failover: Failover,
+) -> None:
+    """``provider``'s circuit is open: its claimed messages go on to their route's next
+    provider at once, without a request to it; the others wait, queued, until it lets a
+    probe through. Never sent, so their attempt is taken back."""
+    circuits = failover.circuits
+    assert circuits is not None
+    reason = circuits.reason(provider) or "open circuit"
+    until = circuits.retry_at(provider) or timezone.now() + cooldown()
+    outcomes = []
+    for message in messages:
+        reroute, _skipped = failover.reroute(message, provider, reason, refused=False)
+        if reroute is not None:
+            outcomes.append(
+                Outcome(
+                    pk=message.pk,
+                    to_status=Status.QUEUED,
+                    note=reroute.note,
+                    data=reroute.data,
+                    fields={**reroute.fields, "claim_token": ""},
+                    expected=(Status.SENDING,),
+                )
+            )
+            continue
+        outcomes.append(
+            Outcome(
+                pk=message.pk,
+                to_status=Status.QUEUED,
+                note=f"not sent: {provider.name}'s circuit is open ({reason}); waits until "
+                f"it lets a request through",
+                fields={
+                    "claim_token": "",
+                    "next_attempt_at": until,
+                    "attempts": max(0, message.attempts - 1),
+                },
+                expected=(Status.SENDING,),
+            )
+        )
+    moved = apply_outcomes(
+        outcomes,
+        source=Source.SEND,
+        guard={"claim_token": claim.token},
+    )
+    for _pk, _from, done in moved:
+        if "failover" in done.data:
+            report.rerouted += 1
+        else:
+            report.waiting += 1
 
 
 #: How often the answer to a request is written again when the database failed (seconds).

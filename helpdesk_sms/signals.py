@@ -1,4 +1,4 @@
-"""Signals: the three a host sends us, and the two we send.
+"""Signals: the three a host sends us, and the four we send.
 
 Incoming (send them from your ticket code, or let an integration do it):
 
@@ -12,13 +12,21 @@ Outgoing:
   sent after the change is committed.
 * ``balance_low`` (sender=Provider, provider=…, snapshot=BalanceSnapshot, threshold=Decimal)
   sent once each time a balance crosses below the provider's threshold.
+* ``provider_health_changed`` (sender=Provider, provider=…, from_state=…, to_state=…,
+  reason=…) sent after the change is committed, when a provider's circuit breaker moves
+  between "closed", "open" and "half_open"; receivers are called robustly (errors logged).
 * ``notification_messages_created`` (sender=Message, messages=[Message, …]) sent by
   ``notify()`` right after it wrote the messages of an event (queued, suppressed or failed,
   each with its reason), inside the host's transaction; receivers must not raise (they are
   called robustly and their errors logged). The admin's save feedback listens to it.
 """
 
+import logging
+from typing import Any
+
 from django.dispatch import Signal
+
+logger = logging.getLogger(__name__)
 
 ticket_created = Signal()
 ticket_assigned = Signal()
@@ -27,3 +35,15 @@ task_added = Signal()
 message_status_changed = Signal()
 balance_low = Signal()
 notification_messages_created = Signal()
+provider_health_changed = Signal()
+
+
+def send_robustly(signal: Signal, name: str, sender: Any, **kwargs: Any) -> None:
+    """Call every receiver of ``signal``; one that raises is logged, never propagated.
+
+    For signals sent from the middle of our own work (a notification, a dispatch pass):
+    a host's faulty receiver must not undo or stop it.
+    """
+    for receiver, result in signal.send_robust(sender=sender, **kwargs):
+        if isinstance(result, Exception):
+            logger.error("helpdesk_sms: %r failed on %s", receiver, name, exc_info=result)

@@ -12,7 +12,7 @@ import pytest
 
 from helpdesk_sms import outbox
 from helpdesk_sms.api import send_sms
-from helpdesk_sms.models import MessageEvent, Provider, Route, RouteHop
+from helpdesk_sms.models import MessageEvent, Provider, ProviderHealth, Route, RouteHop
 from helpdesk_sms.states import Status
 
 pytestmark = pytest.mark.django_db
@@ -165,3 +165,95 @@ def test_a_named_provider_never_fails_over(india, unified_sim, canlog_sim, unifi
     message.refresh_from_db()
     assert (message.status, message.provider) == (Status.FAILED, unified_provider)
     assert len(canlog_sim.requests) == 0
+
+
+# -- the circuit breaker in the outbox ---------------------------------------------------
+
+
+def open_circuit(provider: Provider, settings) -> None:
+    """``provider``'s circuit opened by one provable failure (threshold 1)."""
+    from helpdesk_sms import health
+    from helpdesk_sms.gateways.base import ErrorCategory
+
+    settings.HELPDESK_SMS = {**settings.HELPDESK_SMS, "CIRCUIT_FAILURES": 1}
+    health.record_failure(provider, ErrorCategory.INSUFFICIENT_CREDIT, "no credit")
+
+
+def test_an_open_circuit_sends_the_next_message_to_the_next_provider_without_trying_the_first(
+    india, unified_sim, canlog_sim, unified_provider, canlog_provider, settings
+):
+    open_circuit(unified_provider, settings)
+    [message] = send_sms(IN, "Your ticket #42 is open")
+
+    outbox.dispatch()
+    outbox.dispatch()
+
+    message.refresh_from_db()
+    assert (message.status, message.provider) == (Status.ACCEPTED, canlog_provider)
+    assert len(unified_sim.requests) == 0
+
+
+def test_repeated_provable_failures_open_the_circuit_for_the_next_messages(
+    india, unified_sim, canlog_sim, unified_provider, settings
+):
+    settings.HELPDESK_SMS = {**settings.HELPDESK_SMS, "CIRCUIT_FAILURES": 2}
+    unified_sim.set_faults(credit_exhausted=True)
+    for n in range(2):
+        send_sms(IN, f"Ticket #{n} is open")
+        outbox.dispatch()
+    requests_before = len(unified_sim.requests)
+
+    send_sms(IN, "Ticket #3 is open")
+    outbox.dispatch()
+
+    assert ProviderHealth.objects.get(provider=unified_provider).state == "open"
+    assert len(unified_sim.requests) == requests_before
+
+
+def test_a_message_with_no_other_provider_waits_while_the_circuit_is_open(
+    unified_sim, unified_provider, settings
+):
+    open_circuit(unified_provider, settings)
+    [message] = send_sms(IN, "Your ticket #42 is open", provider=unified_provider)
+
+    outbox.dispatch()
+
+    message.refresh_from_db()
+    assert message.status == Status.QUEUED
+    circuit = ProviderHealth.objects.get(provider=unified_provider)
+    assert message.next_attempt_at == circuit.retry_at
+    assert (message.attempts, len(unified_sim.requests)) == (0, 0)
+    assert "circuit is open" in message.events.last().note
+
+
+def test_after_the_cool_down_a_probe_that_succeeds_closes_the_circuit(
+    unified_sim, unified_provider, settings
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    open_circuit(unified_provider, settings)
+    [message] = send_sms(IN, "Your ticket #42 is open", provider=unified_provider)
+    outbox.dispatch()  # waits for the circuit
+    # The cool-down is over (the circuit's time moved, as the clock would have).
+    ProviderHealth.objects.filter(provider=unified_provider).update(retry_at=timezone.now())
+
+    outbox.dispatch(now=timezone.now() + timedelta(seconds=61))
+
+    message.refresh_from_db()
+    assert message.status == Status.ACCEPTED
+    assert ProviderHealth.objects.get(provider=unified_provider).state == "closed"
+
+
+def test_a_healthy_providers_requests_cost_the_breaker_one_query_a_pass(
+    unified_sim, unified_provider
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    send_sms(IN, "Your ticket #42 is open", provider=unified_provider)
+    with CaptureQueriesContext(connection) as queries:
+        outbox.dispatch()
+
+    assert not [q for q in queries.captured_queries if "providerhealth" in q["sql"].lower()][1:]

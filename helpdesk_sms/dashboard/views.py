@@ -22,7 +22,9 @@ from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from ..models import Dashboard
+from ..admin_health import clock, describe, row_of
+from ..health_models import CircuitState
+from ..models import Dashboard, Provider
 from ..pricing import format_cost
 from ..states import Status
 from . import queries, svg
@@ -119,6 +121,7 @@ def panels(window: Window) -> dict[str, Any]:
         "spends": _spend_panel(window, tally, names, labels, tooltips),
         "balances": _balance_panel(window, names),
         **_outbox_panel(window.now),
+        "health": _health_panel(window.now),
     }
 
 
@@ -316,3 +319,31 @@ def _outbox_panel(now: datetime) -> dict[str, Any]:
             },
         ],
     }
+
+
+#: The order of the health panel: what needs attention first.
+HEALTH_ORDER = {CircuitState.OPEN: 0, CircuitState.HALF_OPEN: 1, CircuitState.CLOSED: 2}
+
+
+def _health_panel(now: datetime) -> list[dict[str, Any]]:
+    """Each active provider's circuit, open ones first: one query for all of them."""
+    rows = []
+    for provider in Provider.objects.active().select_related("health"):
+        row = row_of(provider)
+        state = row.state if row is not None else CircuitState.CLOSED
+        since = ""
+        if row is not None and state != CircuitState.CLOSED and row.opened_at is not None:
+            since = _("since %(at)s (%(age)s)") % {
+                "at": clock(row.opened_at),
+                "age": duration(now - row.opened_at),
+            }
+        rows.append(
+            {
+                "name": provider.name,
+                "state": state,
+                "text": describe(row, now),
+                "since": since,
+                "url": reverse("admin:helpdesk_sms_provider_change", args=[provider.pk]),
+            }
+        )
+    return sorted(rows, key=lambda r: (HEALTH_ORDER[r["state"]], r["name"]))
