@@ -1,0 +1,303 @@
+"""Budget caps at work: the period's spend, which messages wait, and one alert per crossing.
+
+A pass of the outbox loads a :class:`BudgetBoard` (the active caps and their spends, in two
+queries however many messages there are), leaves out of its claim what
+:meth:`BudgetBoard.held_filter` matches, asks :meth:`BudgetBoard.would_exceed` before a
+batch and counts what it sent with :meth:`BudgetBoard.add`. :func:`hold` writes on the held
+messages why they wait, and :func:`alert_crossings` tells the operator once per crossing.
+
+Only normal-priority messages are ever held; critical ones are always sent. The spend of a
+period is what the gateways accepted in it (``submitted_at``): the costs in the cap's
+currency, or the parts for a cap in parts. Periods follow the site's ``TIME_ZONE``: a day
+starts at local midnight, a month on the 1st.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from decimal import Decimal
+from typing import Any
+
+from django.core.mail import mail_admins
+from django.db.models import Q, Sum
+from django.utils import timezone
+
+from . import signals
+from .budget_models import PARTS, BudgetCap
+from .models import Message, Provider
+from .states import Priority, Status
+
+logger = logging.getLogger(__name__)
+
+ZERO = Decimal(0)
+
+
+def period_start(period: str, now: datetime) -> datetime:
+    """When the ``period`` holding ``now`` began: local midnight, or the 1st of the month."""
+    local = timezone.localtime(now) if timezone.is_aware(now) else now
+    day = local.date()
+    if period == BudgetCap.Period.MONTHLY:
+        day = day.replace(day=1)
+    return datetime.combine(day, time.min, tzinfo=local.tzinfo)
+
+
+@dataclass
+class CapState:
+    """One active cap, the start of its current period and what was spent since."""
+
+    cap: BudgetCap
+    start: datetime
+    spent: Decimal = ZERO
+
+    @property
+    def start_date(self) -> date:
+        return self.start.date()
+
+    @property
+    def over(self) -> bool:
+        """The cap is reached: its normal-priority messages wait."""
+        return self.spent >= self.cap.limit
+
+    @property
+    def remaining(self) -> Decimal:
+        return self.cap.limit - self.spent
+
+    def amount(self, message_cost: Decimal | None, parts: int, currency: str) -> Decimal:
+        """What a message adds to this cap's spend (nothing when in another currency)."""
+        if self.cap.counts_parts:
+            return Decimal(parts)
+        return (message_cost or ZERO) if currency == self.cap.unit else ZERO
+
+    def covers(self, provider_id: int | None) -> bool:
+        return self.cap.provider_id is None or self.cap.provider_id == provider_id
+
+    def scope_q(self) -> Q:
+        """The queued normal-priority messages this cap may hold."""
+        q = Q(status=Status.QUEUED, priority=Priority.NORMAL)
+        if self.cap.provider_id is not None:
+            q &= Q(provider_id=self.cap.provider_id)
+        return q
+
+    def reason(self, verb: str = "reached") -> str:
+        """Why its messages wait, as an operator reads it on a held message."""
+        cap = self.cap
+        scope = f"provider {cap.provider}'s" if cap.provider_id else "the overall"
+        when = "today" if cap.period == BudgetCap.Period.DAILY else "this month"
+        return (
+            f"held: {scope} {cap.period} cap of {_amount(cap.limit, cap.unit)} {verb} "
+            f"({_amount(self.spent, cap.unit)} spent {when})"
+        )[:255]
+
+
+def _amount(value: Decimal, unit: str) -> str:
+    if unit == PARTS:
+        return f"{value.normalize():f} parts"
+    return f"{value.quantize(Decimal('0.01'))} {unit}"
+
+
+@dataclass
+class BudgetBoard:
+    """The active caps with their spends at one moment, for one outbox pass."""
+
+    now: datetime
+    caps: list[CapState] = field(default_factory=list)
+
+    @classmethod
+    def load(cls, now: datetime | None = None) -> BudgetBoard:
+        """The active caps and their current spends: two queries (one without caps).
+
+        The spends are one grouped query over the messages submitted since the earliest
+        period start, with a daily and a monthly sum per provider and currency.
+        """
+        now = now or timezone.now()
+        board = cls(now=now)
+        for cap in BudgetCap.objects.filter(is_active=True).select_related("provider"):
+            board.caps.append(CapState(cap, period_start(cap.period, now)))
+        if board.caps:
+            board._read_spends()
+        return board
+
+    def _read_spends(self) -> None:
+        day = period_start(BudgetCap.Period.DAILY, self.now)
+        month = period_start(BudgetCap.Period.MONTHLY, self.now)
+        today = Q(submitted_at__gte=day)
+        rows = (
+            Message.objects.filter(submitted_at__gte=min(c.start for c in self.caps))
+            .filter(submitted_at__lte=self.now)
+            .values("provider_id", "currency")
+            .order_by()
+            .annotate(
+                day_cost=Sum("cost", filter=today),
+                day_parts=Sum("parts", filter=today),
+                month_cost=Sum("cost"),
+                month_parts=Sum("parts"),
+            )
+        )
+        for row in rows:
+            for state in self.caps:
+                if not state.covers(row["provider_id"]):
+                    continue
+                prefix = "day" if state.start == day else "month"
+                assert state.start in (day, month)
+                state.spent += state.amount(
+                    row[f"{prefix}_cost"], row[f"{prefix}_parts"] or 0, row["currency"]
+                )
+
+    @property
+    def over(self) -> list[CapState]:
+        """The caps reached now."""
+        return [state for state in self.caps if state.over]
+
+    def over_cap_providers(self) -> set[int]:
+        """The providers whose own cap is reached (an overall cap: see ``overall_over``)."""
+        return {s.cap.provider_id for s in self.over if s.cap.provider_id is not None}
+
+    @property
+    def overall_over(self) -> bool:
+        """An overall cap is reached: every normal-priority message waits."""
+        return any(s.cap.provider_id is None for s in self.over)
+
+    def held_filter(self) -> Q | None:
+        """The messages to leave out of a claim (``.exclude()`` them); None if none.
+
+        Normal-priority messages of a provider over its cap, or all normal-priority ones
+        while an overall cap is reached. Critical messages never match.
+        """
+        if self.overall_over:
+            return Q(priority=Priority.NORMAL)
+        providers = self.over_cap_providers()
+        if not providers:
+            return None
+        return Q(priority=Priority.NORMAL, provider_id__in=sorted(providers))
+
+    def would_exceed(
+        self,
+        provider: Provider | int,
+        estimated_cost: Decimal | None,
+        parts: int,
+        currency: str | None = None,
+    ) -> str | None:
+        """Why sending this much more through ``provider`` now would go over a cap, or None.
+
+        For the normal-priority messages of a batch about to go out (their estimated costs
+        and parts added up). ``currency`` defaults to the provider's.
+        """
+        provider_id, currency = self._identify(provider, currency)
+        for state in self.caps:
+            if not state.covers(provider_id):
+                continue
+            more = state.amount(estimated_cost, parts, currency)
+            if state.over:
+                return state.reason()
+            if more and state.spent + more > state.cap.limit:
+                return state.reason("would be exceeded")
+        return None
+
+    def _identify(self, provider: Provider | int, currency: str | None) -> tuple[int, str]:
+        """The provider's id, and the currency its costs are in (given, or the provider's)."""
+        if isinstance(provider, Provider):
+            return provider.pk, provider.currency if currency is None else currency
+        if currency is not None:
+            return provider, currency
+        for state in self.caps:  # a cap of it was loaded with its provider
+            if state.cap.provider_id == provider and state.cap.provider is not None:
+                return provider, state.cap.provider.currency
+        found = Provider.objects.filter(pk=provider).values_list("currency", flat=True).first()
+        return provider, found or ""
+
+    def add(
+        self,
+        provider: Provider | int,
+        cost: Decimal | None,
+        parts: int,
+        currency: str | None = None,
+    ) -> None:
+        """Count what the pass just had accepted through ``provider`` (cost and parts)."""
+        provider_id, currency = self._identify(provider, currency)
+        for state in self.caps:
+            if state.covers(provider_id):
+                state.spent += state.amount(cost, parts, currency)
+
+
+def hold(board: BudgetBoard, now: datetime | None = None) -> int:
+    """Write why they wait on the queued messages a reached cap holds; clear it on the rest.
+
+    Set-based: one UPDATE per reached cap (messages already held keep their first reason),
+    one for the messages no longer held. No event is written: waiting is not a move between
+    states. Returns how many messages were newly marked held.
+    """
+    stamp = now or timezone.now()
+    marked = 0
+    for state in board.over:
+        marked += Message.objects.filter(state.scope_q(), held_reason="").update(
+            held_reason=state.reason(), updated_at=stamp
+        )
+    released = Message.objects.filter(status=Status.QUEUED).exclude(held_reason="")
+    held = board.held_filter()
+    if held is not None:
+        released = released.exclude(held)
+    released.update(held_reason="", updated_at=stamp)
+    return marked
+
+
+def alert_crossings(board: BudgetBoard) -> list[BudgetCap]:
+    """Alert the operator about each cap reached and not yet alerted for this period.
+
+    A conditional UPDATE of ``alerted_for`` decides which worker alerts: only the one that
+    changed it sends the signal, the log warning and the mail to ADMINS.
+    """
+    alerted = []
+    for state in board.over:
+        cap = state.cap
+        claimed = (
+            BudgetCap.objects.filter(pk=cap.pk)
+            .filter(Q(alerted_for__isnull=True) | ~Q(alerted_for=state.start_date))
+            .update(alerted_for=state.start_date)
+        )
+        if not claimed:
+            continue
+        cap.alerted_for = state.start_date
+        _alert(state)
+        alerted.append(cap)
+    return alerted
+
+
+def _alert(state: CapState) -> None:
+    cap = state.cap
+    text = (
+        f"The {cap.get_period_display()} SMS budget cap for {cap.scope} "
+        f"({_amount(cap.limit, cap.unit)}) is reached: {_amount(state.spent, cap.unit)} spent "
+        f"since {state.start:%Y-%m-%d %H:%M %Z}. Normal-priority messages now wait (queued, "
+        "with the reason) until the period turns or the cap is raised; critical ones are "
+        "still sent."
+    )
+    logger.warning("helpdesk_sms: %s", text)
+    # Robust: a receiver's error (logged by Django) must not stop the mail or the pass.
+    signals.budget_cap_reached.send_robust(
+        sender=BudgetCap, cap=cap, spent=state.spent, period_start=state.start
+    )
+    mail_admins(f"SMS budget cap reached: {cap.scope}, {cap.period}", text, fail_silently=True)
+
+
+def check(now: datetime | None = None) -> BudgetBoard:
+    """Load the board, mark what it holds and alert new crossings: one call per pass."""
+    board = BudgetBoard.load(now)
+    hold(board)  # also with no cap left: what a removed cap held is free to go
+    alert_crossings(board)
+    return board
+
+
+def spends(now: datetime | None = None) -> list[dict[str, Any]]:
+    """Each active cap with its spend and share used, for the admin and the dashboard."""
+    board = BudgetBoard.load(now)
+    return [
+        {
+            "cap": s.cap,
+            "spent": s.spent,
+            "percent": int(s.spent * 100 / s.cap.limit) if s.cap.limit else 0,
+            "over": s.over,
+        }
+        for s in board.caps
+    ]
