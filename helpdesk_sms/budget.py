@@ -15,10 +15,10 @@ starts at local midnight, a month on the 1st.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal
-from typing import Any
 
 from django.core.mail import mail_admins
 from django.db.models import Q, Sum
@@ -61,8 +61,9 @@ class CapState:
         return self.spent >= self.cap.limit
 
     @property
-    def remaining(self) -> Decimal:
-        return self.cap.limit - self.spent
+    def percent(self) -> int:
+        """The share of the limit spent, in whole percent (over 100 once past it)."""
+        return int(self.spent * 100 / self.cap.limit) if self.cap.limit else 0
 
     def amount(self, message_cost: Decimal | None, parts: int, currency: str) -> Decimal:
         """What a message adds to this cap's spend (nothing when in another currency)."""
@@ -86,12 +87,13 @@ class CapState:
         scope = f"provider {cap.provider}'s" if cap.provider_id else "the overall"
         when = "today" if cap.period == BudgetCap.Period.DAILY else "this month"
         return (
-            f"held: {scope} {cap.period} cap of {_amount(cap.limit, cap.unit)} {verb} "
-            f"({_amount(self.spent, cap.unit)} spent {when})"
+            f"held: {scope} {cap.period} cap of {amount_text(cap.limit, cap.unit)} {verb} "
+            f"({amount_text(self.spent, cap.unit)} spent {when})"
         )[:255]
 
 
-def _amount(value: Decimal, unit: str) -> str:
+def amount_text(value: Decimal, unit: str) -> str:
+    """An amount in a cap's unit: "512.40 NGN" or "120 parts"."""
     if unit == PARTS:
         return f"{value.normalize():f} parts"
     return f"{value.quantize(Decimal('0.01'))} {unit}"
@@ -111,13 +113,23 @@ class BudgetBoard:
         The spends are one grouped query over the messages submitted since the earliest
         period start, with a daily and a monthly sum per provider and currency.
         """
+        caps = BudgetCap.objects.filter(is_active=True).select_related("provider")
+        return cls.of(caps, now)
+
+    @classmethod
+    def of(cls, caps: Iterable[BudgetCap], now: datetime | None = None) -> BudgetBoard:
+        """A board of the given caps (already read, e.g. an admin page's): one query."""
         now = now or timezone.now()
         board = cls(now=now)
-        for cap in BudgetCap.objects.filter(is_active=True).select_related("provider"):
+        for cap in caps:
             board.caps.append(CapState(cap, period_start(cap.period, now)))
         if board.caps:
             board._read_spends()
         return board
+
+    def state_of(self, cap: BudgetCap) -> CapState | None:
+        """The cap's current period and spend, when it is on the board."""
+        return next((s for s in self.caps if s.cap.pk == cap.pk), None)
 
     def _read_spends(self) -> None:
         day = period_start(BudgetCap.Period.DAILY, self.now)
@@ -268,10 +280,10 @@ def _alert(state: CapState) -> None:
     cap = state.cap
     text = (
         f"The {cap.get_period_display()} SMS budget cap for {cap.scope} "
-        f"({_amount(cap.limit, cap.unit)}) is reached: {_amount(state.spent, cap.unit)} spent "
-        f"since {state.start:%Y-%m-%d %H:%M %Z}. Normal-priority messages now wait (queued, "
-        "with the reason) until the period turns or the cap is raised; critical ones are "
-        "still sent."
+        f"({amount_text(cap.limit, cap.unit)}) is reached: "
+        f"{amount_text(state.spent, cap.unit)} spent since {state.start:%Y-%m-%d %H:%M %Z}. "
+        "Normal-priority messages now wait (queued, with the reason) until the period turns "
+        "or the cap is raised; critical ones are still sent."
     )
     logger.warning("helpdesk_sms: %s", text)
     # Robust: a receiver's error (logged by Django) must not stop the mail or the pass.
@@ -287,17 +299,3 @@ def check(now: datetime | None = None) -> BudgetBoard:
     hold(board)  # also with no cap left: what a removed cap held is free to go
     alert_crossings(board)
     return board
-
-
-def spends(now: datetime | None = None) -> list[dict[str, Any]]:
-    """Each active cap with its spend and share used, for the admin and the dashboard."""
-    board = BudgetBoard.load(now)
-    return [
-        {
-            "cap": s.cap,
-            "spent": s.spent,
-            "percent": int(s.spent * 100 / s.cap.limit) if s.cap.limit else 0,
-            "over": s.over,
-        }
-        for s in board.caps
-    ]
