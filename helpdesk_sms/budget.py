@@ -132,9 +132,8 @@ class BudgetBoard:
         return next((s for s in self.caps if s.cap.pk == cap.pk), None)
 
     def _read_spends(self) -> None:
-        day = period_start(BudgetCap.Period.DAILY, self.now)
-        month = period_start(BudgetCap.Period.MONTHLY, self.now)
-        today = Q(submitted_at__gte=day)
+        # From the earliest period start: the month's sums, and the day's within them.
+        today = Q(submitted_at__gte=period_start(BudgetCap.Period.DAILY, self.now))
         rows = (
             Message.objects.filter(submitted_at__gte=min(c.start for c in self.caps))
             .filter(submitted_at__lte=self.now)
@@ -151,8 +150,7 @@ class BudgetBoard:
             for state in self.caps:
                 if not state.covers(row["provider_id"]):
                     continue
-                prefix = "day" if state.start == day else "month"
-                assert state.start in (day, month)
+                prefix = "day" if state.cap.period == BudgetCap.Period.DAILY else "month"
                 state.spent += state.amount(
                     row[f"{prefix}_cost"], row[f"{prefix}_parts"] or 0, row["currency"]
                 )
@@ -258,19 +256,31 @@ def alert_crossings(board: BudgetBoard) -> list[BudgetCap]:
     """Alert the operator about each cap reached and not yet alerted for this period.
 
     A conditional UPDATE of ``alerted_for`` decides which worker alerts: only the one that
-    changed it sends the signal, the log warning and the mail to ADMINS.
+    changed it sends the signal, the log warning and the mail to ADMINS. A cap alerted for
+    this period and no longer reached (it was raised) is re-armed, so reaching it again is a
+    new crossing. Neither writes anything when the loaded cap shows it is not needed.
     """
     alerted = []
-    for state in board.over:
+    for state in board.caps:
         cap = state.cap
+        this_period = state.start_date
+        if not state.over:
+            if cap.alerted_for == this_period:
+                BudgetCap.objects.filter(pk=cap.pk, alerted_for=this_period).update(
+                    alerted_for=None
+                )
+                cap.alerted_for = None
+            continue
+        if cap.alerted_for == this_period:
+            continue
         claimed = (
             BudgetCap.objects.filter(pk=cap.pk)
-            .filter(Q(alerted_for__isnull=True) | ~Q(alerted_for=state.start_date))
-            .update(alerted_for=state.start_date)
+            .filter(Q(alerted_for__isnull=True) | ~Q(alerted_for=this_period))
+            .update(alerted_for=this_period)
         )
         if not claimed:
             continue
-        cap.alerted_for = state.start_date
+        cap.alerted_for = this_period
         _alert(state)
         alerted.append(cap)
     return alerted

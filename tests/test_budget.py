@@ -356,6 +356,30 @@ def test_the_cap_reached_again_in_the_next_period_alerts_again(atl, reached, mai
     assert len(mailoutbox) == 2
 
 
+def test_a_cap_raised_and_reached_again_the_same_day_alerts_again(atl, reached):
+    daily = cap(atl)
+    sent(atl, "500")
+    check(NOW)
+    daily.limit = Decimal("600")
+    daily.save()
+    check(NOW + timedelta(minutes=1))  # under the raised cap: re-armed
+
+    sent(atl, "100", at=NOW + timedelta(minutes=2))
+    check(NOW + timedelta(minutes=3))
+
+    assert [spent for _pk, spent, _start in reached] == [Decimal("500"), Decimal("600")]
+
+
+def test_an_alerted_cap_costs_no_write_on_later_passes(atl, django_assert_num_queries):
+    cap(atl)
+    sent(atl, "500")
+    queued(atl)
+    check(NOW)
+
+    with django_assert_num_queries(4):  # caps, spends, hold (mark, release); no alert update
+        check(NOW + timedelta(minutes=1))
+
+
 def test_two_workers_seeing_the_crossing_alert_once(atl, reached):
     cap(atl)
     sent(atl, "500")
