@@ -50,6 +50,8 @@ class CapState:
     cap: BudgetCap
     start: datetime
     spent: Decimal = ZERO
+    #: A batch did not fit under the cap in this pass (see ``BudgetBoard.would_exceed``).
+    full: bool = False
 
     @property
     def start_date(self) -> date:
@@ -57,8 +59,13 @@ class CapState:
 
     @property
     def over(self) -> bool:
-        """The cap is reached: its normal-priority messages wait."""
-        return self.spent >= self.cap.limit
+        """The cap is reached: its normal-priority messages wait.
+
+        Reached when the spend is at the limit, or when a batch did not fit under it: then
+        (once alerted, ``alerted_for`` is this period) until the period turns or the cap is
+        changed. Otherwise the batch that did not fit would be claimed again every pass.
+        """
+        return self.full or self.spent >= self.cap.limit or self.cap.alerted_for == self.start_date
 
     @property
     def percent(self) -> int:
@@ -192,7 +199,9 @@ class BudgetBoard:
         """Why sending this much more through ``provider`` now would go over a cap, or None.
 
         For the normal-priority messages of a batch about to go out (their estimated costs
-        and parts added up). ``currency`` defaults to the provider's.
+        and parts added up). ``currency`` defaults to the provider's. A batch that does not
+        fit makes the cap reached for the rest of the period (or until it is changed), once
+        :func:`alert_crossings` has recorded it: call it after the pass.
         """
         provider_id, currency = self._identify(provider, currency)
         for state in self.caps:
@@ -202,6 +211,7 @@ class BudgetBoard:
             if state.over:
                 return state.reason()
             if more and state.spent + more > state.cap.limit:
+                state.full = True  # reached for this period: alert_crossings() records it
                 return state.reason("would be exceeded")
         return None
 
@@ -256,21 +266,14 @@ def alert_crossings(board: BudgetBoard) -> list[BudgetCap]:
     """Alert the operator about each cap reached and not yet alerted for this period.
 
     A conditional UPDATE of ``alerted_for`` decides which worker alerts: only the one that
-    changed it sends the signal, the log warning and the mail to ADMINS. A cap alerted for
-    this period and no longer reached (it was raised) is re-armed, so reaching it again is a
-    new crossing. Neither writes anything when the loaded cap shows it is not needed.
+    changed it sends the signal, the log warning and the mail to ADMINS. Nothing is written
+    for a cap already alerted for this period. Changing a cap (raising it) clears
+    ``alerted_for``, so reaching it again is a new crossing.
     """
     alerted = []
-    for state in board.caps:
+    for state in board.over:
         cap = state.cap
         this_period = state.start_date
-        if not state.over:
-            if cap.alerted_for == this_period:
-                BudgetCap.objects.filter(pk=cap.pk, alerted_for=this_period).update(
-                    alerted_for=None
-                )
-                cap.alerted_for = None
-            continue
         if cap.alerted_for == this_period:
             continue
         claimed = (

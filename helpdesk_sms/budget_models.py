@@ -18,6 +18,9 @@ from django.utils.translation import gettext_lazy as _
 #: The unit of a cap counting SMS parts rather than money (for providers without prices).
 PARTS = "parts"
 
+#: What a cap says: changing any of them re-arms its alert (``alerted_for`` cleared).
+CAP_TERMS = ("provider_id", "period", "limit", "unit", "is_active")
+
 
 class BudgetCap(models.Model):
     """A daily or monthly spending limit for one provider, or for all of them together."""
@@ -110,6 +113,22 @@ class BudgetCap(models.Model):
 
     def __str__(self) -> str:
         return f"{self.scope}: {self.get_period_display()} {self.limit} {self.unit}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """A changed cap (raised, lowered, re-scoped, re-activated) is no longer "reached":
+        its spend is compared afresh, and reaching it again alerts again."""
+        if self.pk is not None and self.alerted_for is not None:
+            stored = BudgetCap.objects.filter(pk=self.pk).values(*CAP_TERMS).first()
+            if stored is not None and any(stored[f] != self._term(f) for f in CAP_TERMS):
+                self.alerted_for = None
+                if kwargs.get("update_fields") is not None:
+                    kwargs["update_fields"] = {*kwargs["update_fields"], "alerted_for"}
+        super().save(*args, **kwargs)
+
+    def _term(self, name: str) -> Any:
+        """A term as the database holds it (a limit given as text compares as a number)."""
+        value = getattr(self, name)
+        return Decimal(value) if name == "limit" and value is not None else value
 
     @property
     def scope(self) -> str:

@@ -241,6 +241,32 @@ def test_a_batch_that_would_go_over_the_cap_is_named(atl):
     )
 
 
+def test_a_batch_that_does_not_fit_makes_the_cap_reached_until_the_period_turns(atl, reached):
+    cap(atl)
+    sent(atl, "498")
+    board = BudgetBoard.load(NOW)
+    board.would_exceed(atl, Decimal("4"), 1)
+    queued(atl)
+
+    alert_crossings(board)  # after the pass: recorded, and the operator told
+
+    later = BudgetBoard.load(NOW + timedelta(minutes=5))
+    assert len(reached) == 1
+    assert later.over_cap_providers() == {atl.pk}  # not claimed again and again
+    assert Message.objects.due(NOW).exclude(later.held_filter()).count() == 0
+    assert BudgetBoard.load(NOW + timedelta(days=1)).held_filter() is None
+
+
+def test_saving_a_cap_unchanged_keeps_it_reached(atl):
+    daily = cap(atl)
+    sent(atl, "500")
+    check(NOW)
+
+    BudgetCap.objects.get(pk=daily.pk).save()
+
+    assert BudgetCap.objects.get(pk=daily.pk).alerted_for == NOW.date()
+
+
 def test_what_the_pass_sent_counts_towards_the_cap(atl):
     cap(atl)
     sent(atl, "490")
@@ -362,7 +388,6 @@ def test_a_cap_raised_and_reached_again_the_same_day_alerts_again(atl, reached):
     check(NOW)
     daily.limit = Decimal("600")
     daily.save()
-    check(NOW + timedelta(minutes=1))  # under the raised cap: re-armed
 
     sent(atl, "100", at=NOW + timedelta(minutes=2))
     check(NOW + timedelta(minutes=3))
