@@ -93,9 +93,12 @@ class CapState:
         cap = self.cap
         scope = f"provider {cap.provider}'s" if cap.provider_id else "the overall"
         when = "today" if cap.period == BudgetCap.Period.DAILY else "this month"
+        short = (
+            "; the next messages do not fit" if verb == "reached" and self.spent < cap.limit else ""
+        )
         return (
             f"held: {scope} {cap.period} cap of {amount_text(cap.limit, cap.unit)} {verb} "
-            f"({amount_text(self.spent, cap.unit)} spent {when})"
+            f"({amount_text(self.spent, cap.unit)} spent {when}{short})"
         )[:255]
 
 

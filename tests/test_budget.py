@@ -253,6 +253,10 @@ def test_a_batch_that_does_not_fit_makes_the_cap_reached_until_the_period_turns(
     later = BudgetBoard.load(NOW + timedelta(minutes=5))
     assert len(reached) == 1
     assert later.over_cap_providers() == {atl.pk}  # not claimed again and again
+    assert later.caps[0].reason() == (
+        "held: provider ATL's daily cap of 500.00 NGN reached "
+        "(498.00 NGN spent today; the next messages do not fit)"
+    )
     assert Message.objects.due(NOW).exclude(later.held_filter()).count() == 0
     assert BudgetBoard.load(NOW + timedelta(days=1)).held_filter() is None
 
