@@ -31,6 +31,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from . import admin_preview, api, balances, kick, outbox, resend, template_variables
+from .admin_budget import HeldByBudgetFilter
 from .admin_group_send import GroupSendProgressAdmin, SendToGroupAdmin
 from .admin_health import HealthStateFilter, ProviderHealthAdminMixin
 from .admin_times import seconds_field, to_the_second
@@ -538,8 +539,8 @@ class AgentProfileAdmin(ModelAdmin[AgentProfile]):
 
 @admin.register(NotificationTemplate)
 class NotificationTemplateAdmin(ModelAdmin[NotificationTemplate]):
-    list_display = ("name", "event", "audience", "is_active", "provider")
-    list_filter = ("event", "audience", "is_active", "provider")
+    list_display = ("name", "event", "audience", "is_active", "priority", "provider")
+    list_filter = ("event", "audience", "is_active", "priority", "provider")
     search_fields = ("name", "body")
     list_select_related = ("provider",)
     readonly_fields = ("preview", "variables", "created_at", "updated_at")
@@ -558,7 +559,7 @@ class NotificationTemplateAdmin(ModelAdmin[NotificationTemplate]):
                 )
             },
         ),
-        (_("Sending"), {"fields": ("provider", "sender", "gateway_options")}),
+        (_("Sending"), {"fields": ("priority", "provider", "sender", "gateway_options")}),
         (_("History"), {"fields": ("created_at", "updated_at"), "classes": ("collapse",)}),
     )
 
@@ -708,7 +709,16 @@ class MessageAdmin(ReadOnlyLogAdmin[Message]):
         "reason",
     )
     list_display_links = ("id", "created")
-    list_filter = ("status", "provider", "route", "event", "is_test", "created_at")
+    list_filter = (
+        "status",
+        HeldByBudgetFilter,
+        "priority",
+        "provider",
+        "route",
+        "event",
+        "is_test",
+        "created_at",
+    )
     search_fields = ("recipient", "body", "provider_message_id", "ticket_id", "idempotency_key")
     date_hierarchy = "created_at"
     list_select_related = ("provider", "group")
@@ -717,6 +727,7 @@ class MessageAdmin(ReadOnlyLogAdmin[Message]):
     # the computed ones need naming here.
     readonly_fields = (
         "status_label",
+        "held",
         "parts_shown",
         "estimated_cost_shown",
         "cost_shown",
@@ -768,6 +779,8 @@ class MessageAdmin(ReadOnlyLogAdmin[Message]):
             {
                 "fields": (
                     "status_label",
+                    "held",
+                    "priority",
                     "status_changed",
                     "error_category",
                     "error_code",
@@ -886,13 +899,23 @@ class MessageAdmin(ReadOnlyLogAdmin[Message]):
 
     @admin.display(description=_("reason"))
     def reason(self, obj: Message) -> SafeString | str:
-        """Why a failed or suppressed message was not sent, in short; the page has it all."""
+        """Why a failed or suppressed message was not sent, or a queued one waits, in short;
+        the page has it all."""
+        if obj.status == Status.QUEUED and obj.held_reason:
+            return _clipped(Truncator(obj.held_reason).chars(60))
         if obj.status not in REASON_STATUSES:
             return ""
         text = obj.error_text or obj.error_category
         if not text and obj.is_test:
             return str(_("test mode: the gateway sent nothing"))
         return _clipped(Truncator(text).chars(60)) if text else self.get_empty_value_display()
+
+    @admin.display(description=_("held because"))
+    def held(self, obj: Message) -> str:
+        """Why a queued message waits (a budget cap reached); nothing once it is not held."""
+        if obj.status == Status.QUEUED and obj.held_reason:
+            return obj.held_reason
+        return self.get_empty_value_display()
 
     @admin.display(description=_("events"))
     def timeline(self, obj: Message) -> SafeString:

@@ -15,6 +15,7 @@ from .inputs import check_numbers, check_send_options, check_text
 from .kick import dispatch_on_commit
 from .models import Message, MessageEvent, Provider, RecipientGroup, SenderID
 from .phones import country_of
+from .states import Priority
 
 #: Messages built and inserted at a time: a send to 100,000 numbers never holds more
 #: model instances than this (Django splits each chunk further where the database needs).
@@ -33,6 +34,7 @@ def send_sms(
     idempotency_key: str | None = None,
     smart_replace: bool | None = None,
     gateway_options: dict[str, str | int] | None = None,
+    priority: str | None = None,
 ) -> Sequence[Message]:
     """Queue ``text`` to ``to`` (one number or several) or to a recipient ``group``.
 
@@ -45,6 +47,8 @@ def send_sms(
     ``gateway_options`` sets the gateway's per-message options for these messages, overriding
     the provider's (Canlog: ``{"route": "22", "channel": "Promo"}``); a name the gateway does
     not take, or a value its provider does not allow, raises ``InvalidGatewayOption``.
+    ``priority`` is ``"normal"`` (the default: held while a budget cap is reached) or
+    ``"critical"`` (always sent); anything else raises ``InvalidPriority``.
 
     The text, provider and sender are checked once however many numbers there are; each
     number is then only normalized, and the rows go in with bulk inserts, a chunk at a
@@ -61,6 +65,7 @@ def send_sms(
         provider=provider,
         group=group,
         gateway_options=gateway_options,
+        priority=priority,
     )
     text, replaced_note = apply_smart_replace(text, smart_replace)
     group_send: Message | None = None
@@ -76,6 +81,7 @@ def send_sms(
                 flash=flash,
                 group=group,
                 gateway_options=gateway_options,
+                priority=priority or Priority.NORMAL,
             )
         else:
             numbers += [c.phone for c in group.members.filter(is_active=True, opted_out=False)]
@@ -95,7 +101,9 @@ def send_sms(
         recipients = [composers.for_number(number) for number in numbers]  # all, before any write
     if idempotency_key and len(recipients) + (group_send is not None) != 1:
         raise SmsInputError("An idempotency key needs exactly one recipient.", field="to")
-    fields: dict[str, Any] = {"idempotency_key": idempotency_key} if idempotency_key else {}
+    fields: dict[str, Any] = {"priority": priority or Priority.NORMAL}
+    if idempotency_key:
+        fields["idempotency_key"] = idempotency_key
     note = "; ".join(filter(None, ["queued through send_sms", replaced_note]))
     sent = SentMessages(composers.all if composers is not None else [], text, fields)
     try:

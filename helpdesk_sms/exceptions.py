@@ -53,3 +53,9 @@ class InvalidGatewayOption(SmsInputError):
     """A per-message gateway option (Canlog's route, channel) the provider does not allow."""
 
     field = "gateway_options"
+
+
+class InvalidPriority(SmsInputError):
+    """A priority other than ``critical`` or ``normal``."""
+
+    field = "priority"

@@ -322,6 +322,7 @@ def confirm(plan: Plan, *, token: str, user: Any) -> tuple[GroupSend, bool]:
     if plan.template is not None:
         fields["template"] = plan.template
         fields["registered_template_id"] = plan.template.registered_template_id
+        fields["priority"] = plan.template.priority
     note = "; ".join([f"queued by a send to group {plan.group.name!r} by {user}", *plan.notes])
     try:
         with transaction.atomic():

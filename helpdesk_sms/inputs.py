@@ -98,6 +98,7 @@ def check_send_options(
     provider: Any,
     group: Any = None,
     gateway_options: Any = None,
+    priority: Any = None,
 ) -> None:
     """The keyword arguments of ``send_sms`` other than the numbers and the text."""
     if send_at is not None and not isinstance(send_at, datetime):
@@ -118,6 +119,18 @@ def check_send_options(
         check_text(group, "group")
     check_provider(provider)
     check_gateway_options(gateway_options)
+    check_priority(priority)
+
+
+def check_priority(priority: Any) -> None:
+    """``priority``: None (normal) or one of the Priority values."""
+    from .exceptions import InvalidPriority
+    from .states import Priority
+
+    if priority is not None and priority not in Priority.values:
+        raise InvalidPriority(
+            f"priority must be one of {', '.join(Priority.values)}, not {priority!r}."
+        )
 
 
 def check_gateway_options(options: Any) -> None:

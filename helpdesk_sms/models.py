@@ -19,7 +19,7 @@ from .fields import EncryptedTextField
 from .gateways import registry
 from .gateways.base import Capability
 from .inputs import validate_sendable_text
-from .states import Source, Status
+from .states import Priority, Source, Status
 
 if TYPE_CHECKING:  # pragma: no cover
     from .gateways.base import Gateway
@@ -632,6 +632,16 @@ class NotificationTemplate(models.Model):
             "look-alikes, so a pasted ’ does not make the message Unicode (2-3x the parts)."
         ),
     )
+    priority = models.CharField(
+        _("priority"),
+        max_length=8,
+        choices=Priority.choices,
+        default=Priority.NORMAL,
+        help_text=_(
+            "Critical messages are always sent; normal ones are held (queued, with the reason) "
+            "while a budget cap of their provider, or an overall one, is reached."
+        ),
+    )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
@@ -942,6 +952,25 @@ class Message(models.Model):
     status_changed_at = models.DateTimeField(
         _("status changed"), default=timezone.now, help_text=_("When the status last changed.")
     )
+    priority = models.CharField(
+        _("priority"),
+        max_length=8,
+        choices=Priority.choices,
+        default=Priority.NORMAL,
+        help_text=_(
+            "Critical: always sent. Normal: held while a budget cap is reached. From the "
+            "template, or send_sms(priority=...)."
+        ),
+    )
+    held_reason = models.CharField(
+        _("held because"),
+        max_length=255,
+        blank=True,
+        help_text=_(
+            "Why a queued message is waiting (a budget cap reached); empty when it is not "
+            "held. It goes out when the period turns or the cap is raised."
+        ),
+    )
     provider_message_id = models.CharField(
         _("gateway message id"), max_length=100, blank=True, help_text=_("The gateway's id.")
     )
@@ -1115,6 +1144,12 @@ class Message(models.Model):
                 fields=["created_at", "status", "provider", "country"], name="hsms_msg_dash"
             ),
             models.Index(fields=["status", "created_at"], name="hsms_msg_status_age"),
+            # Budget caps: the normal-priority queued messages of a provider (held, or to be
+            # held), and a period's spend by provider and currency (submitted_at first).
+            models.Index(fields=["status", "priority", "provider"], name="hsms_msg_budget"),
+            models.Index(
+                fields=["submitted_at", "provider", "currency"], name="hsms_msg_spend"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -1326,8 +1361,9 @@ class Dashboard(Message):
         verbose_name_plural = _("SMS dashboard")
 
 
-# Imported last: the route and health models refer to Provider and SenderID by name, and
-# Django finds models only through this module.
+# Imported last: the route, health and budget models refer to Provider and SenderID by name,
+# and Django finds models only through this module.
+from .budget_models import BudgetCap as BudgetCap  # noqa: E402
 from .health_models import ProviderHealth as ProviderHealth  # noqa: E402
 from .health_models import ProviderHealthChange as ProviderHealthChange  # noqa: E402
 from .route_models import Route as Route  # noqa: E402

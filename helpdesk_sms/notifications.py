@@ -242,6 +242,7 @@ def _drafts(requests: Sequence[Request]) -> list[Draft]:
                     audience=template.audience,
                     template=template,
                     registered_template_id=template.registered_template_id,
+                    priority=template.priority,
                     ticket_type=ticket_type,
                     ticket_id=str(ticket.pk),
                 )

@@ -25,12 +25,14 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from django.db import DatabaseError, connection, models, transaction
+from django.db.models import Q
 from django.utils import timezone
 
-from . import conf
+from . import budget, conf
 from .failover import FAILOVER_CATEGORIES, REROUTE_FIELDS, Failover, Reroute
 from .gateways.base import (
     Batch,
@@ -47,7 +49,7 @@ from .health import CircuitBoard, cooldown
 from .models import GatewayExchange, Message, MessageEvent, Provider
 from .phones import country_of
 from .pricing import PriceList
-from .states import Source, Status
+from .states import Priority, Source, Status
 from .transitions import Expr, Outcome, apply_outcomes, move, move_where, update_returning
 
 logger = logging.getLogger(__name__)
@@ -67,6 +69,8 @@ class DispatchReport:
     rerouted: int = 0
     #: Claimed, then put back to wait without a request (an open circuit, no other provider).
     waiting: int = 0
+    #: Claimed, then held back: sending them would go over a budget cap.
+    held: int = 0
     #: Checked by the gateway in its test mode and not sent (suppressed, marked as tests).
     tested: int = 0
     released: int = 0
@@ -80,6 +84,8 @@ class DispatchReport:
         rerouted = f", {self.rerouted} to the next provider" if self.rerouted else ""
         if self.waiting:
             rerouted += f", {self.waiting} waiting"
+        if self.held:
+            rerouted += f", {self.held} held by a budget cap"
         return (
             f"claimed {self.claimed}: accepted {self.accepted}, failed {self.failed}, "
             f"unknown {self.unknown}, retrying {self.retrying}{rerouted}{tested}; released "
@@ -147,9 +153,11 @@ def dispatch(*, limit: int | None = None, now: datetime | None = None) -> Dispat
     gateways = Gateways()
     circuits = CircuitBoard.load()
     failover = Failover(circuits=circuits)
+    caps = budget.check(due_at)
     try:
         while True:
-            claimed = claim(batch_size, now or timezone.now(), claim=claim_)
+            held = caps.held_filter()
+            claimed = claim(batch_size, now or timezone.now(), claim=claim_, exclude=held)
             if not claimed:
                 break
             report.claimed += len(claimed)
@@ -158,7 +166,10 @@ def dispatch(*, limit: int | None = None, now: datetime | None = None) -> Dispat
                     if not circuits.allows(provider):
                         divert(provider, chunk, report, claim=claim_, failover=failover)
                         continue
-                    submit(
+                    chunk = within_budget(provider, chunk, caps, report, claim=claim_)
+                    if not chunk:
+                        continue
+                    accepted = submit(
                         provider,
                         chunk,
                         report,
@@ -167,11 +178,13 @@ def dispatch(*, limit: int | None = None, now: datetime | None = None) -> Dispat
                         failover=failover,
                         circuits=circuits,
                     )
+                    _count_spend(caps, provider, accepted)
             if limit or len(claimed) < batch_size:
                 break
     finally:
         gateways.close()
         _release_quietly(claim_)
+        budget.alert_crossings(caps)
     if report.claimed:
         logger.info("helpdesk_sms outbox: %s", report)
     return report
@@ -263,8 +276,11 @@ def expire_stale_sending(now: datetime) -> int:
     )
 
 
-def claim(limit: int, now: datetime, *, claim: Claim | None = None) -> list[Message]:
-    """Take up to ``limit`` due messages for this pass alone (``queued -> sending``).
+def claim(
+    limit: int, now: datetime, *, claim: Claim | None = None, exclude: Q | None = None
+) -> list[Message]:
+    """Take up to ``limit`` due messages for this pass alone (``queued -> sending``);
+    ``exclude`` leaves some out (those a budget cap holds).
 
     One ``UPDATE … RETURNING`` (attempt counted in it, rows locked by another worker
     skipped), one bulk insert of their events, one read of the rows.
@@ -272,11 +288,10 @@ def claim(limit: int, now: datetime, *, claim: Claim | None = None) -> list[Mess
     claim = claim or Claim()
     stamp = timezone.now()
     with transaction.atomic():
-        due = (
-            Message.objects.due(now)
-            .select_for_update(skip_locked=True)
-            .order_by("created_at", "pk")[:limit]
-        )
+        due = Message.objects.due(now)
+        if exclude is not None:
+            due = due.exclude(exclude)
+        due = due.select_for_update(skip_locked=True).order_by("created_at", "pk")[:limit]
         mine = update_returning(
             due,
             {
@@ -372,8 +387,8 @@ def submit(
     gateway: Gateway | None = None,
     failover: Failover | None = None,
     circuits: CircuitBoard | None = None,
-) -> None:
-    """Send one batch and record each message's outcome.
+) -> list[Message]:
+    """Send one batch and record each message's outcome; the messages it accepted back.
 
     A database error before the request starts propagates (the pass then queues its unsent
     claims again); once the request has started, only its answer decides.
@@ -381,7 +396,7 @@ def submit(
     claim.renew_if_due()
     messages = mark_started(messages, claim)
     if not messages:
-        return
+        return []
     gateway = gateway or provider.get_gateway()
     batch = _batch_of(provider, messages)
     started = timezone.now()
@@ -396,6 +411,7 @@ def submit(
         error = GatewayError(
             ErrorCategory.AMBIGUOUS, gateway.redact(f"adapter error: {type(exc).__name__}: {exc}")
         )
+    accepted: list[int] = []
     _record_persistently(
         lambda: record_answer(
             provider,
@@ -406,9 +422,62 @@ def submit(
             outcome=outcome,
             error=error,
             failover=failover,
+            accepted=accepted,
         )
     )
     _record_health(provider, circuits or CircuitBoard.load(), outcome, error)
+    taken = set(accepted)
+    return [m for m in messages if m.pk in taken]
+
+
+def within_budget(
+    provider: Provider,
+    messages: list[Message],
+    caps: budget.BudgetBoard,
+    report: DispatchReport,
+    *,
+    claim: Claim,
+) -> list[Message]:
+    """The messages of a batch that may go out under the budget caps: critical ones always,
+    normal ones while they fit. Those that do not fit go back to ``queued`` with the reason,
+    unsent (their attempt taken back); the claim leaves them out until the cap allows."""
+    normal = [m for m in messages if m.priority != Priority.CRITICAL]
+    if not normal:
+        return messages
+    cost = sum((m.estimated_cost for m in normal if m.estimated_cost is not None), Decimal(0))
+    parts = sum(m.parts or 1 for m in normal)
+    reason = caps.would_exceed(provider, cost if cost else None, parts)
+    if reason is None:
+        return messages
+    held = {m.pk for m in normal}
+    moved = apply_outcomes(
+        [
+            Outcome(
+                pk=m.pk,
+                to_status=Status.QUEUED,
+                note=f"not sent: {reason}",
+                fields={
+                    "claim_token": "",
+                    "held_reason": reason[:255],
+                    "attempts": max(0, m.attempts - 1),
+                },
+                expected=(Status.SENDING,),
+            )
+            for m in normal
+        ],
+        source=Source.SEND,
+        guard={"claim_token": claim.token},
+    )
+    report.held += len(moved)
+    return [m for m in messages if m.pk not in held]
+
+
+def _count_spend(caps: budget.BudgetBoard, provider: Provider, accepted: list[Message]) -> None:
+    """What a request's accepted messages cost, counted on the pass's budget board."""
+    if not accepted:
+        return
+    cost = sum((m.estimated_cost for m in accepted if m.estimated_cost is not None), Decimal(0))
+    caps.add(provider, cost, sum(m.parts or 1 for m in accepted))
 
 
 def _record_health(
@@ -562,8 +631,10 @@ def record_answer(
     outcome: SendOutcome | None = None,
     error: GatewayError | None = None,
     failover: Failover | None = None,
+    accepted: list[int] | None = None,
 ) -> None:
-    """Everything one request's answer says, in one transaction.
+    """Everything one request's answer says, in one transaction; the pks it accepted are
+    added to ``accepted`` when given.
 
     The request and answer are stored once (a GatewayExchange); each message moves by what
     the answer says of it. A message the sweep meanwhile marked ``unknown`` is resolved by
@@ -629,7 +700,9 @@ def record_answer(
         Status.FAILED: "failed",
         Status.SUPPRESSED: "tested",
     }
-    for _pk, _from, done in moved:
+    for pk, _from, done in moved:
+        if accepted is not None and done.to_status == Status.ACCEPTED:
+            accepted.append(pk)
         name = "rerouted" if "failover" in done.data else counters[done.to_status]
         setattr(report, name, getattr(report, name) + 1)
     report.errors.extend(errors)

@@ -1,4 +1,4 @@
-"""Signals: the three a host sends us, and the four we send.
+"""Signals: the three a host sends us, and the ones we send.
 
 Incoming (send them from your ticket code, or let an integration do it):
 
@@ -15,6 +15,10 @@ Outgoing:
 * ``provider_health_changed`` (sender=Provider, provider=…, from_state=…, to_state=…,
   reason=…) sent after the change is committed, when a provider's circuit breaker moves
   between "closed", "open" and "half_open"; receivers are called robustly (errors logged).
+* ``budget_cap_reached`` (sender=BudgetCap, cap=BudgetCap, spent=Decimal, period_start=datetime)
+  sent once per crossing: the first time in a period (day or month, site time zone) that the
+  cap's spend reaches its limit. Called robustly (receivers' errors are logged); the log
+  warning and the mail to ADMINS go out as well.
 * ``notification_messages_created`` (sender=Message, messages=[Message, …]) sent by
   ``notify()`` right after it wrote the messages of an event (queued, suppressed or failed,
   each with its reason), inside the host's transaction; receivers must not raise (they are
@@ -34,6 +38,7 @@ task_added = Signal()
 
 message_status_changed = Signal()
 balance_low = Signal()
+budget_cap_reached = Signal()
 notification_messages_created = Signal()
 provider_health_changed = Signal()
 

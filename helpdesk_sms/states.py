@@ -37,6 +37,13 @@ class Source(models.TextChoices):
     SYSTEM = "system", _("system")
 
 
+class Priority(models.TextChoices):
+    """How a message fares under a budget cap (templates set it; send_sms may too)."""
+
+    CRITICAL = "critical", _("critical (always sent)")
+    NORMAL = "normal", _("normal (held while a budget cap is reached)")
+
+
 #: States a message never leaves on its own (only an operator's retry may reopen FAILED).
 FINAL = frozenset(
     {

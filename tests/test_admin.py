@@ -629,6 +629,7 @@ def template_form(**changes: object) -> dict[str, object]:
         "audience": "customer",
         "body": "Got it: #{{ ticket.pk }}",
         "is_active": "on",
+        "priority": "normal",
         "gateway_options": "{}",
     }
     data.update(changes)

@@ -23,6 +23,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from ..admin_health import clock, describe, row_of
+from ..budget import BudgetBoard, amount_text
 from ..health_models import CircuitState
 from ..models import Dashboard, Provider
 from ..pricing import format_cost
@@ -120,9 +121,25 @@ def panels(window: Window) -> dict[str, Any]:
         **_failures_panel(window),
         "spends": _spend_panel(window, tally, names, labels, tooltips),
         "balances": _balance_panel(window, names),
+        "budgets": _budget_panel(window.now),
         **_outbox_panel(window.now),
         "health": _health_panel(window.now),
     }
+
+
+def _budget_panel(now: datetime) -> list[dict[str, Any]]:
+    """Each active budget cap with its spend this period (one query without caps, two with)."""
+    return [
+        {
+            "scope": state.cap.provider.name if state.cap.provider else _("overall"),
+            "period": state.cap.get_period_display(),
+            "spent": amount_text(state.spent, state.cap.unit),
+            "limit": amount_text(state.cap.limit, state.cap.unit),
+            "percent": state.percent,
+            "over": state.over,
+        }
+        for state in BudgetBoard.load(now).caps
+    ]
 
 
 def _states_panel(

@@ -18,7 +18,7 @@ from helpdesk_sms import outbox
 from helpdesk_sms.api import send_sms
 from helpdesk_sms.exceptions import SmsInputError
 from helpdesk_sms.models import Message
-from helpdesk_sms.states import Status
+from helpdesk_sms.states import Priority, Status
 
 from ._common import SmsCommand, failure, from_input_error, usage_error
 
@@ -31,6 +31,7 @@ OPTIONS = {
     "send_at": "--at",
     "flash": "--flash",
     "group": "--group",
+    "priority": "--priority",
     "__all__": "",
 }
 
@@ -58,6 +59,11 @@ class Command(SmsCommand):
         parser.add_argument("--flash", action="store_true", help="Send as a flash SMS.")
         parser.add_argument("--group", help="Recipient group name (instead of or besides --to).")
         parser.add_argument(
+            "--priority",
+            choices=Priority.values,
+            help="critical: always sent; normal (default): held while a budget cap is reached.",
+        )
+        parser.add_argument(
             "--now",
             action="store_true",
             help="Also run one outbox pass right away and show the result (no Celery needed).",
@@ -74,6 +80,7 @@ class Command(SmsCommand):
                 send_at=send_at,
                 flash=options["flash"],
                 group=options["group"],
+                priority=options["priority"],
             )
         except SmsInputError as exc:
             raise from_input_error(exc, OPTIONS) from None
