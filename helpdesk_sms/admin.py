@@ -221,6 +221,16 @@ class ProviderAdmin(ModelAdmin[Provider]):
             {"fields": ("callback_secrets", "clear_callback_secrets", "callback_url")},
         ),
         (_("Prices"), {"fields": ("price_per_part", "currency")}),
+        (
+            _("Rate limits"),
+            {
+                "fields": ("rate_per_second", "rate_per_minute"),
+                "description": _(
+                    "The most messages the gateway takes, counted across every worker; empty "
+                    "for no limit. Messages over a limit wait for the next second or minute."
+                ),
+            },
+        ),
         (_("Balance"), {"fields": ("low_balance_threshold", "threshold_status")}),
         (_("History"), {"fields": ("created_at", "updated_at"), "classes": ("collapse",)}),
     )
@@ -552,7 +562,10 @@ class NotificationTemplateAdmin(ModelAdmin[NotificationTemplate]):
                 )
             },
         ),
-        (_("Sending"), {"fields": ("provider", "sender", "gateway_options")}),
+        (
+            _("Sending"),
+            {"fields": ("provider", "sender", "gateway_options", "hourly_limit_per_number")},
+        ),
         (_("History"), {"fields": ("created_at", "updated_at"), "classes": ("collapse",)}),
     )
 

@@ -45,6 +45,20 @@ DEFAULTS: dict[str, Any] = {
     # worker died mid-request) becomes "unknown": the gateway may have it. Keep it well above
     # CONNECT_TIMEOUT + READ_TIMEOUT, so a request still in flight is never swept.
     "STALE_SENDING_AFTER": 600,
+    # Providers' rates (messages per second / minute) are counted across every worker in this
+    # Redis ("redis://host:6379/0"), one atomic script per claim; None counts them in the
+    # database (a short locked transaction per claim; SQLite serialises it anyway). An
+    # unreachable Redis falls back to the database, with a warning: the limiter never fails
+    # a send.
+    "RATE_LIMIT_REDIS_URL": None,
+    # Prefix of the limiter's Redis keys: sites sharing one Redis need different ones, or
+    # their providers (numbered alike) would share their counts.
+    "RATE_LIMIT_REDIS_PREFIX": "helpdesk_sms:rate:",
+    # At most this many messages of one event to one number in an hour (a template may set
+    # its own; 0: no limit); more are suppressed with the reason. A loop in the host's code
+    # must not text a customer a hundred times, while a busy ticket's few honest updates
+    # (created, re-assigned twice) still go out.
+    "NUMBER_HOURLY_LIMIT": 3,
     # Stop polling delivery reports for messages accepted longer ago than this (seconds).
     "REPORT_POLL_MAX_AGE": 3 * 24 * 3600,
     # Periodic jobs registered with django-celery-beat (seconds between runs).

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
-from django.core.validators import MaxLengthValidator
+from django.core.validators import MaxLengthValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -66,6 +66,13 @@ def _validate_region(value: str) -> None:
             _("%(value)s is not a two-letter region code (e.g. IN, NG, NL)."),
             params={"value": value},
         )
+
+
+def _rate_field(label: Any, help_text: Any) -> models.PositiveIntegerField[Any, Any]:
+    """A provider's limit of messages per second or minute (ratelimit.py); empty for none."""
+    return models.PositiveIntegerField(
+        label, null=True, blank=True, validators=[MinValueValidator(1)], help_text=help_text
+    )
 
 
 #: The longest API key or password accepted (as typed, before encryption).
@@ -208,6 +215,20 @@ class Provider(models.Model):
         blank=True,
         validators=[_validate_currency],
         help_text=_("ISO 4217 code of the prices, e.g. INR, EUR, NGN."),
+    )
+    rate_per_second = _rate_field(
+        _("messages per second"),
+        _(
+            "The most messages the gateway takes in one second, counted across every worker; "
+            "empty for no limit. Messages over it wait for the next second, never dropped."
+        ),
+    )
+    rate_per_minute = _rate_field(
+        _("messages per minute"),
+        _(
+            "The most messages the gateway takes in one minute, counted across every worker; "
+            "empty for no limit. Messages over it wait for the next minute, never dropped."
+        ),
     )
     callback_secrets = EncryptedTextField(
         _("callback secrets"),
@@ -630,6 +651,16 @@ class NotificationTemplate(models.Model):
         help_text=_(
             "Turn curly quotes, dashes, ellipses and non-breaking spaces into their GSM "
             "look-alikes, so a pasted ’ does not make the message Unicode (2-3x the parts)."
+        ),
+    )
+    hourly_limit_per_number = models.PositiveSmallIntegerField(
+        _("messages per number per hour"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "At most this many messages of this event to one number in an hour; more are "
+            "suppressed with the reason. Empty: HELPDESK_SMS['NUMBER_HOURLY_LIMIT'] (3 unless "
+            "the site sets it); 0: no limit."
         ),
     )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
@@ -1105,6 +1136,8 @@ class Message(models.Model):
                 fields=["created_at", "status", "provider", "country"], name="hsms_msg_dash"
             ),
             models.Index(fields=["status", "created_at"], name="hsms_msg_status_age"),
+            # The hourly limit per number: one event's recent messages to a pass's numbers.
+            models.Index(fields=["recipient", "event", "created_at"], name="hsms_msg_number_hour"),
         ]
 
     def __str__(self) -> str:
@@ -1316,7 +1349,8 @@ class Dashboard(Message):
         verbose_name_plural = _("SMS dashboard")
 
 
-# Imported last: the route models refer to Provider and SenderID by name, and Django finds
-# models only through this module.
+# Imported last: the route and rate-window models refer to Provider and SenderID by name, and
+# Django finds models only through this module.
+from .ratelimit_models import RateWindow as RateWindow  # noqa: E402
 from .route_models import Route as Route  # noqa: E402
 from .route_models import RouteHop as RouteHop  # noqa: E402
