@@ -261,6 +261,10 @@ def _drafts(requests: Sequence[Request]) -> list[Draft]:
 #: Statuses of messages that never reached the number: not counted by the hourly limit.
 NOT_SENT = (Status.SUPPRESSED, Status.FAILED, Status.CANCELED)
 
+#: Numbers per query of the hourly count: one query for any event but a group of thousands,
+#: within SQLite's oldest limit of 999 parameters a statement.
+NUMBERS_PER_COUNT = 900
+
 
 def hourly_limit(template: NotificationTemplate) -> int:
     """The template's messages per number per hour (its own, else the setting); 0: none."""
@@ -272,10 +276,11 @@ def hourly_limit(template: NotificationTemplate) -> int:
 def _limit_per_number(drafts: Sequence[Draft], now: datetime) -> None:
     """Suppress the drafts over their number's hourly limit for their event.
 
-    Counted in one grouped query for every number and event of the pass: the messages of
-    the last hour to the same number for the same event, except those that never went out
-    (``NOT_SENT``); then each draft to send counts too, in order. Not locked: two saves at
-    the same instant may both pass (a limit against loops, not an exact quota).
+    Counted in one grouped query for all the numbers and events of the pass (one per
+    :data:`NUMBERS_PER_COUNT` numbers): the last hour's messages to the same number for the
+    same event, except those that never went out (``NOT_SENT``); then each draft to send
+    counts too, in order. Not locked: two saves at the same instant may both pass (a limit
+    against loops, not an exact quota).
     """
     limited = [
         (draft, template, limit)
@@ -287,20 +292,21 @@ def _limit_per_number(drafts: Sequence[Draft], now: datetime) -> None:
     ]
     if not limited:
         return
-    recent = (
-        Message.objects.filter(
-            recipient__in={d.message.recipient for d, _, _ in limited},
-            event__in={d.message.event for d, _, _ in limited},
-            created_at__gt=now - timedelta(hours=1),
+    numbers = sorted({d.message.recipient for d, _, _ in limited})
+    counts: Counter[tuple[str, str]] = Counter()
+    for start in range(0, len(numbers), NUMBERS_PER_COUNT):
+        recent = (
+            Message.objects.filter(
+                recipient__in=numbers[start : start + NUMBERS_PER_COUNT],
+                event__in={d.message.event for d, _, _ in limited},
+                created_at__gt=now - timedelta(hours=1),
+            )
+            .exclude(status__in=NOT_SENT)
+            .order_by()
+            .values_list("recipient", "event")
+            .annotate(sent=Count("pk"))
         )
-        .exclude(status__in=NOT_SENT)
-        .order_by()
-        .values_list("recipient", "event")
-        .annotate(sent=Count("pk"))
-    )
-    counts: Counter[tuple[str, str]] = Counter(
-        {(recipient, event): sent for recipient, event, sent in recent}
-    )
+        counts.update({(recipient, event): sent for recipient, event, sent in recent})
     for draft, template, limit in limited:
         message = draft.message
         key = (message.recipient, message.event)

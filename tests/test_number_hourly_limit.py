@@ -173,3 +173,29 @@ def test_the_template_page_sets_the_limit(admin_client, memory_provider):
     response = admin_client.get(f"/admin/helpdesk_sms/notificationtemplate/{template.pk}/change/")
 
     assert 'name="hourly_limit_per_number"' in response.content.decode()
+
+
+def test_a_group_larger_than_one_count_query_takes_is_counted_in_full(memory_provider):
+    from helpdesk_sms.notifications import NUMBERS_PER_COUNT
+
+    members = NUMBERS_PER_COUNT + 1
+    group = RecipientGroup.objects.create(name="Floor")
+    group.members.add(
+        *Contact.objects.bulk_create(
+            Contact(name=f"M{n}", phone=f"+91981230{n:04}") for n in range(members)
+        )
+    )
+    NotificationTemplate.objects.create(
+        name="Floor",
+        event="ticket_created",
+        audience="group",
+        group=group,
+        body="New",
+        hourly_limit_per_number=1,
+    )
+    make_tickets(1, phone="+919812345699")
+
+    make_tickets(1, phone="+919812345699")
+
+    assert statuses(f"+91981230{members - 1:04}") == [Status.QUEUED, Status.SUPPRESSED]
+    assert Message.objects.filter(status=Status.SUPPRESSED).count() == members
