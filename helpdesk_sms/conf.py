@@ -46,8 +46,8 @@ DEFAULTS: dict[str, Any] = {
     # CONNECT_TIMEOUT + READ_TIMEOUT, so a request still in flight is never swept.
     "STALE_SENDING_AFTER": 600,
     # Providers' rates (messages per second / minute) are counted across every worker in this
-    # Redis ("redis://host:6379/0"), one atomic script per claim; None counts them in the
-    # database (a short locked transaction per claim; SQLite serialises it anyway). An
+    # Redis ("redis://host:6379/0"), one atomic script per request; None counts them in the
+    # database (a short locked transaction per request; SQLite serialises it anyway). An
     # unreachable Redis falls back to the database, with a warning: the limiter never fails
     # a send.
     "RATE_LIMIT_REDIS_URL": None,
@@ -57,7 +57,8 @@ DEFAULTS: dict[str, Any] = {
     # At most this many messages of one event to one number in an hour (a template may set
     # its own; 0: no limit); more are suppressed with the reason. A loop in the host's code
     # must not text a customer a hundred times, while a busy ticket's few honest updates
-    # (created, re-assigned twice) still go out.
+    # (created, re-assigned twice) still go out. It applies to agents too: give the template
+    # of an agent who takes more assignments an hour a limit of its own (or 0).
     "NUMBER_HOURLY_LIMIT": 3,
     # Stop polling delivery reports for messages accepted longer ago than this (seconds).
     "REPORT_POLL_MAX_AGE": 3 * 24 * 3600,
