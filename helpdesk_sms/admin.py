@@ -226,6 +226,16 @@ class ProviderAdmin(ProviderHealthAdminMixin, ModelAdmin[Provider]):
             {"fields": ("callback_secrets", "clear_callback_secrets", "callback_url")},
         ),
         (_("Prices"), {"fields": ("price_per_part", "currency")}),
+        (
+            _("Rate limits"),
+            {
+                "fields": ("rate_per_second", "rate_per_minute"),
+                "description": _(
+                    "The most messages the gateway takes, counted across every worker; empty "
+                    "for no limit. Messages over a limit wait for the next second or minute."
+                ),
+            },
+        ),
         (_("Balance"), {"fields": ("low_balance_threshold", "threshold_status")}),
         (_("Health"), {"fields": ("health_shown", "health_history")}),
         (_("History"), {"fields": ("created_at", "updated_at"), "classes": ("collapse",)}),
@@ -559,7 +569,18 @@ class NotificationTemplateAdmin(ModelAdmin[NotificationTemplate]):
                 )
             },
         ),
-        (_("Sending"), {"fields": ("priority", "provider", "sender", "gateway_options")}),
+        (
+            _("Sending"),
+            {
+                "fields": (
+                    "priority",
+                    "provider",
+                    "sender",
+                    "gateway_options",
+                    "hourly_limit_per_number",
+                )
+            },
+        ),
         (_("History"), {"fields": ("created_at", "updated_at"), "classes": ("collapse",)}),
     )
 

@@ -39,6 +39,27 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
         errors.append(
             Error("HELPDESK_SMS['DISPATCH'] must be 'celery' or 'none'.", id="helpdesk_sms.E003")
         )
+    for name in ("NUMBER_HOURLY_LIMIT", "AGENT_HOURLY_LIMIT"):
+        limit = conf.get(name)
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+            errors.append(
+                Error(
+                    f"HELPDESK_SMS[{name!r}] must be a whole number, 0 or more (0: no limit), "
+                    f"not {limit!r}.",
+                    id="helpdesk_sms.E007",
+                )
+            )
+    url = conf.get("RATE_LIMIT_REDIS_URL")
+    if url is not None and not (
+        isinstance(url, str) and url.startswith(("redis://", "rediss://", "unix://"))
+    ):
+        errors.append(
+            Error(
+                "HELPDESK_SMS['RATE_LIMIT_REDIS_URL'] must be None (count in the database) or a "
+                f"redis://, rediss:// or unix:// URL, not {url!r}.",
+                id="helpdesk_sms.E008",
+            )
+        )
     for key in ("CUSTOMER_PHONE_RESOLVER", "AGENT_PHONE_RESOLVER"):
         try:
             conf.resolver(key)

@@ -51,6 +51,24 @@ DEFAULTS: dict[str, Any] = {
     # probe request is let through (and let through again if that probe's worker died).
     "CIRCUIT_FAILURES": 5,
     "CIRCUIT_COOLDOWN": 60,
+    # Providers' rates (messages per second / minute) are counted across every worker in this
+    # Redis ("redis://host:6379/0"), one atomic script per request; None counts them in the
+    # database (a short locked transaction per request; SQLite serialises it anyway). An
+    # unreachable Redis falls back to the database, with a warning: the limiter never fails
+    # a send.
+    "RATE_LIMIT_REDIS_URL": None,
+    # Prefix of the limiter's Redis keys: sites sharing one Redis need different ones, or
+    # their providers (numbered alike) would share their counts.
+    "RATE_LIMIT_REDIS_PREFIX": "helpdesk_sms:rate:",
+    # At most this many messages of one event to one number in an hour (a template may set
+    # its own; 0: no limit); more are suppressed with the reason. A loop in the host's code
+    # must not text a customer a hundred times, while a busy ticket's few honest updates
+    # (created, re-assigned twice) still go out. For customers and recipient groups; agents
+    # have their own below.
+    "NUMBER_HOURLY_LIMIT": 3,
+    # The same for an assigned agent's number: a busy agent honestly takes a dozen tickets
+    # an hour, a loop in the host's code takes a hundred.
+    "AGENT_HOURLY_LIMIT": 30,
     # Stop polling delivery reports for messages accepted longer ago than this (seconds).
     "REPORT_POLL_MAX_AGE": 3 * 24 * 3600,
     # Periodic jobs registered with django-celery-beat (seconds between runs).

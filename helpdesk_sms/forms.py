@@ -135,6 +135,8 @@ class ProviderAdminForm(ModelForm[Provider]):
             "low_balance_threshold",
             "price_per_part",
             "currency",
+            "rate_per_second",
+            "rate_per_minute",
         )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
-from django.core.validators import MaxLengthValidator
+from django.core.validators import MaxLengthValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -66,6 +66,13 @@ def _validate_region(value: str) -> None:
             _("%(value)s is not a two-letter region code (e.g. IN, NG, NL)."),
             params={"value": value},
         )
+
+
+def _rate_field(label: Any, help_text: Any) -> models.PositiveIntegerField[Any, Any]:
+    """A provider's limit of messages per second or minute (ratelimit.py); empty for none."""
+    return models.PositiveIntegerField(
+        label, null=True, blank=True, validators=[MinValueValidator(1)], help_text=help_text
+    )
 
 
 #: The longest API key or password accepted (as typed, before encryption).
@@ -208,6 +215,20 @@ class Provider(models.Model):
         blank=True,
         validators=[_validate_currency],
         help_text=_("ISO 4217 code of the prices, e.g. INR, EUR, NGN."),
+    )
+    rate_per_second = _rate_field(
+        _("messages per second"),
+        _(
+            "The most messages the gateway takes in one second, counted across every worker; "
+            "empty for no limit. Messages over it wait for the next second, never dropped."
+        ),
+    )
+    rate_per_minute = _rate_field(
+        _("messages per minute"),
+        _(
+            "The most messages the gateway takes in one minute, counted across every worker; "
+            "empty for no limit. Messages over it wait for the next minute, never dropped."
+        ),
     )
     callback_secrets = EncryptedTextField(
         _("callback secrets"),
@@ -640,6 +661,16 @@ class NotificationTemplate(models.Model):
         help_text=_(
             "Critical messages are always sent; normal ones are held (queued, with the reason) "
             "while a budget cap of their provider, or an overall one, is reached."
+        ),
+    )
+    hourly_limit_per_number = models.PositiveSmallIntegerField(
+        _("messages per number per hour"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "At most this many messages of this event to one number in an hour; more are "
+            "suppressed with the reason. Empty: the site's setting (NUMBER_HOURLY_LIMIT, 3, "
+            "for customers; AGENT_HOURLY_LIMIT, 30, for agents); 0: no limit."
         ),
     )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
@@ -1150,6 +1181,8 @@ class Message(models.Model):
             models.Index(
                 fields=["submitted_at", "provider", "currency"], name="hsms_msg_spend"
             ),
+            # The hourly limit per number: one event's recent messages to a pass's numbers.
+            models.Index(fields=["recipient", "event", "created_at"], name="hsms_msg_number_hour"),
         ]
 
     def __str__(self) -> str:
@@ -1361,10 +1394,11 @@ class Dashboard(Message):
         verbose_name_plural = _("SMS dashboard")
 
 
-# Imported last: the route, health and budget models refer to Provider and SenderID by name,
-# and Django finds models only through this module.
+# Imported last: the route, health, budget and rate-window models refer to Provider and
+# SenderID by name, and Django finds models only through this module.
 from .budget_models import BudgetCap as BudgetCap  # noqa: E402
 from .health_models import ProviderHealth as ProviderHealth  # noqa: E402
 from .health_models import ProviderHealthChange as ProviderHealthChange  # noqa: E402
+from .ratelimit_models import RateWindow as RateWindow  # noqa: E402
 from .route_models import Route as Route  # noqa: E402
 from .route_models import RouteHop as RouteHop  # noqa: E402

@@ -32,7 +32,7 @@ from django.db import DatabaseError, connection, models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from . import budget, conf
+from . import budget, conf, ratelimit
 from .failover import FAILOVER_CATEGORIES, REROUTE_FIELDS, Failover, Reroute
 from .gateways.base import (
     Batch,
@@ -166,19 +166,21 @@ def dispatch(*, limit: int | None = None, now: datetime | None = None) -> Dispat
                     if not circuits.allows(provider):
                         divert(provider, chunk, report, claim=claim_, failover=failover)
                         continue
-                    chunk = within_budget(provider, chunk, caps, report, claim=claim_)
-                    if not chunk:
-                        continue
-                    accepted = submit(
-                        provider,
-                        chunk,
-                        report,
-                        claim=claim_,
-                        gateway=gateways.get(provider),
-                        failover=failover,
-                        circuits=circuits,
-                    )
-                    _count_spend(caps, provider, accepted)
+                    pending = within_budget(provider, chunk, caps, report, claim=claim_)
+                    while pending:
+                        batch, pending = within_rate(provider, pending, report, claim=claim_)
+                        if not batch:
+                            continue
+                        accepted = submit(
+                            provider,
+                            batch,
+                            report,
+                            claim=claim_,
+                            gateway=gateways.get(provider),
+                            failover=failover,
+                            circuits=circuits,
+                        )
+                        _count_spend(caps, provider, accepted)
             if limit or len(claimed) < batch_size:
                 break
     finally:
@@ -430,6 +432,40 @@ def submit(
     return [m for m in messages if m.pk in taken]
 
 
+#: The longest a pass waits for a provider's rate to allow more (seconds): the next second
+#: is worth waiting for; a later window (a per-minute limit spent) is left to a later pass.
+RATE_WAIT_MAX = 1.5
+
+
+def within_rate(
+    provider: Provider, messages: list[Message], report: DispatchReport, *, claim: Claim
+) -> tuple[list[Message], list[Message]]:
+    """The messages the provider's rate lets go now, and those to try again in this pass.
+
+    What the rate refuses is tried again after a short wait (the next second's window), or,
+    when its window is further off, put back to ``queued`` until then, unsent (its attempt
+    taken back): a limit delays a message, it never drops or fails one.
+    """
+    grant = ratelimit.acquire(provider, len(messages))
+    now_ok, rest = messages[: grant.granted], messages[grant.granted :]
+    if not rest:
+        return now_ok, []
+    until = grant.retry_at or timezone.now()
+    wait = (until - timezone.now()).total_seconds()
+    if wait <= RATE_WAIT_MAX:
+        if not now_ok:
+            time.sleep(max(0.0, wait))
+        return now_ok, rest
+    report.waiting += put_back(
+        rest,
+        claim,
+        f"not sent yet: {provider.name}'s rate limit is reached; waits until "
+        f"{until.isoformat(timespec='seconds')}",
+        next_attempt_at=until,
+    )
+    return now_ok, []
+
+
 def within_budget(
     provider: Provider,
     messages: list[Message],
@@ -450,26 +486,28 @@ def within_budget(
     if reason is None:
         return messages
     held = {m.pk for m in normal}
+    report.held += put_back(normal, claim, f"not sent: {reason}", held_reason=reason[:255])
+    return [m for m in messages if m.pk not in held]
+
+
+def put_back(messages: list[Message], claim: Claim, note: str, **fields: Any) -> int:
+    """Claimed messages back to ``queued`` unsent, saying why: the claim given up, the
+    attempt counted at the claim taken back. One transaction; returns how many moved."""
     moved = apply_outcomes(
         [
             Outcome(
                 pk=m.pk,
                 to_status=Status.QUEUED,
-                note=f"not sent: {reason}",
-                fields={
-                    "claim_token": "",
-                    "held_reason": reason[:255],
-                    "attempts": max(0, m.attempts - 1),
-                },
+                note=note,
+                fields={"claim_token": "", "attempts": max(0, m.attempts - 1), **fields},
                 expected=(Status.SENDING,),
             )
-            for m in normal
+            for m in messages
         ],
         source=Source.SEND,
         guard={"claim_token": claim.token},
     )
-    report.held += len(moved)
-    return [m for m in messages if m.pk not in held]
+    return len(moved)
 
 
 def _count_spend(caps: budget.BudgetBoard, provider: Provider, accepted: list[Message]) -> None:
@@ -514,45 +552,31 @@ def divert(
     assert circuits is not None
     reason = circuits.reason(provider) or "open circuit"
     until = circuits.retry_at(provider) or timezone.now() + cooldown()
-    outcomes = []
+    rerouted, waiting = [], []
     for message in messages:
         reroute, _skipped = failover.reroute(message, provider, reason, refused=False)
-        if reroute is not None:
-            outcomes.append(
-                Outcome(
-                    pk=message.pk,
-                    to_status=Status.QUEUED,
-                    note=reroute.note,
-                    data=reroute.data,
-                    fields={**reroute.fields, "claim_token": ""},
-                    expected=(Status.SENDING,),
-                )
-            )
+        if reroute is None:
+            waiting.append(message)
             continue
-        outcomes.append(
+        rerouted.append(
             Outcome(
                 pk=message.pk,
                 to_status=Status.QUEUED,
-                note=f"not sent: {provider.name}'s circuit is open ({reason}); waits until "
-                f"it lets a request through",
-                fields={
-                    "claim_token": "",
-                    "next_attempt_at": until,
-                    "attempts": max(0, message.attempts - 1),
-                },
+                note=reroute.note,
+                data=reroute.data,
+                fields={**reroute.fields, "claim_token": ""},
                 expected=(Status.SENDING,),
             )
         )
-    moved = apply_outcomes(
-        outcomes,
-        source=Source.SEND,
-        guard={"claim_token": claim.token},
+    moved = apply_outcomes(rerouted, source=Source.SEND, guard={"claim_token": claim.token})
+    report.rerouted += len(moved)
+    report.waiting += put_back(
+        waiting,
+        claim,
+        f"not sent: {provider.name}'s circuit is open ({reason}); waits until it lets a "
+        "request through",
+        next_attempt_at=until,
     )
-    for _pk, _from, done in moved:
-        if "failover" in done.data:
-            report.rerouted += 1
-        else:
-            report.waiting += 1
 
 
 #: How often the answer to a request is written again when the database failed (seconds).

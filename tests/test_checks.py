@@ -52,3 +52,15 @@ def test_check_warns_about_a_push_provider_without_a_callback_secret(settings, m
     said = check_output(settings)
 
     assert f"(helpdesk_sms.W001) SMS provider {memory_provider.name!r}" in said
+
+
+def test_check_refuses_a_negative_hourly_limit_per_number(settings):
+    said = check_output(settings, NUMBER_HOURLY_LIMIT=-1)
+
+    assert "(helpdesk_sms.E007) HELPDESK_SMS['NUMBER_HOURLY_LIMIT'] must be a whole number" in said
+
+
+def test_check_refuses_a_rate_limit_redis_url_that_is_not_one(settings):
+    said = check_output(settings, RATE_LIMIT_REDIS_URL="127.0.0.1:6379")
+
+    assert "(helpdesk_sms.E008) HELPDESK_SMS['RATE_LIMIT_REDIS_URL'] must be None" in said

@@ -3,6 +3,7 @@ nothing, and the message waits for the sweep instead of being lost."""
 
 from __future__ import annotations
 
+import itertools
 import logging
 import socket
 import statistics
@@ -70,11 +71,14 @@ def broker(settings):
     use(*original)
 
 
+#: A customer number per ticket saved: a number's fourth ticket in an hour is not texted.
+CUSTOMERS = itertools.count()
+
+
 def save_ticket(n: int) -> float:
+    phone = f"+9198123{next(CUSTOMERS):05}"
     started = time.perf_counter()
-    Ticket.objects.create(
-        title=f"Printer {n}", customer_name="Ravi", customer_phone="+919812345678"
-    )
+    Ticket.objects.create(title=f"Printer {n}", customer_name="Ravi", customer_phone=phone)
     return time.perf_counter() - started
 
 

@@ -50,21 +50,9 @@ def manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.mark.skipif(
-    connection.vendor != "sqlite", reason="the SQLite file case; PostgreSQL has its own test"
-)
-def test_two_dispatching_processes_on_one_sqlite_file_send_each_message_once(
-    tmp_path, canlog_sim
-):
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'shared.sqlite3'}",
-        "HELPDESK_SMS_DISPATCH": "none",
-    }
-    assert manage(env, "migrate", "-v", "0").returncode == 0
-    setup = manage(env, "shell", "-c", SETUP.format(url=canlog_sim.url))
-    assert setup.returncode == 0, setup.stderr
-
+def dispatch_in_processes(env: dict[str, str], count: int) -> list[str]:
+    """``count`` ``sms_dispatch`` processes started together; their outputs once all ended
+    (each must succeed)."""
     workers = [
         subprocess.Popen(
             [sys.executable, "manage.py", "sms_dispatch"],
@@ -74,12 +62,29 @@ def test_two_dispatching_processes_on_one_sqlite_file_send_each_message_once(
             stderr=subprocess.PIPE,
             text=True,
         )
-        for _ in range(2)
+        for _ in range(count)
     ]
     outputs = [worker.communicate(timeout=300) for worker in workers]
+    assert [w.returncode for w in workers] == [0] * count, [err for _, err in outputs]
+    return [out for out, _err in outputs]
 
-    assert [w.returncode for w in workers] == [0, 0], [err for _, err in outputs]
-    claimed = [int(out.split("claimed ")[1].split(":")[0]) for out, _ in outputs]
+
+@pytest.mark.skipif(
+    connection.vendor != "sqlite", reason="the SQLite file case; PostgreSQL has its own test"
+)
+def test_two_dispatching_processes_on_one_sqlite_file_send_each_message_once(tmp_path, canlog_sim):
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'shared.sqlite3'}",
+        "HELPDESK_SMS_DISPATCH": "none",
+    }
+    assert manage(env, "migrate", "-v", "0").returncode == 0
+    setup = manage(env, "shell", "-c", SETUP.format(url=canlog_sim.url))
+    assert setup.returncode == 0, setup.stderr
+
+    outputs = dispatch_in_processes(env, 2)
+
+    claimed = [int(out.split("claimed ")[1].split(":")[0]) for out in outputs]
     assert sum(claimed) == MESSAGES  # each message claimed by one of them, once
     counts = manage(env, "shell", "-c", COUNT).stdout.strip().splitlines()[-1]
     assert counts == f"{{'accepted': {MESSAGES}}}"

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("contenttypes", "0002_remove_content_type_name"),
-        ("helpdesk_sms", "0017_provider_health"),
+        ("helpdesk_sms", "0018_rate_limits"),
     ]
 
     operations = [

@@ -711,10 +711,10 @@ def test_the_readme_example_templates_render_as_documented(
 #: What the app may add to creating a ticket with its phone custom field, and to assigning
 #: it (docs/architecture.md, "The ticket-save path"). Creating reads the phone custom field
 #: too (the resolver's query); assigning is the demo model's budget.
-HELPDESK_BUDGET = {"create": Added(statements=7, queries=5), "assign": Added(10, 6)}
+HELPDESK_BUDGET = {"create": Added(statements=8, queries=6), "assign": Added(11, 7)}
 
 
-def test_creating_and_assigning_a_helpdesk_ticket_adds_at_most_six_queries_each(
+def test_creating_and_assigning_a_helpdesk_ticket_adds_at_most_seven_queries_each(
     support, phone_field, agent, sms_provider
 ):
     def create_then_assign() -> dict[str, list[str]]:
@@ -743,7 +743,7 @@ def test_creating_and_assigning_a_helpdesk_ticket_adds_at_most_six_queries_each(
         without_app = create_then_assign()
     found = {step: added(with_app[step], without_app[step]) for step in with_app}
 
-    assert found["create"].queries <= 6 and found["assign"].queries <= 6
+    assert found["create"].queries <= 7 and found["assign"].queries <= 7
     for step, budget in HELPDESK_BUDGET.items():
         assert found[step].statements <= budget.statements, found
         assert found[step].queries <= budget.queries, found
@@ -761,7 +761,7 @@ def test_a_helpdesk_save_that_assigns_nobody_adds_no_query(ticket):
     assert added(with_app, without_app) == Added(0, 0)
 
 
-def test_creating_an_assigned_helpdesk_ticket_adds_at_most_six_queries_in_total(
+def test_creating_an_assigned_helpdesk_ticket_adds_at_most_seven_queries_in_total(
     support, phone_field, agent, sms_provider
 ):
     def create_assigned() -> None:  # as the staff form does, in a transaction
@@ -778,10 +778,10 @@ def test_creating_an_assigned_helpdesk_ticket_adds_at_most_six_queries_in_total(
         without_app = captured(create_assigned, atomic=True)
     found = added(with_app, without_app)
 
-    # One pass: both templates, the phone field, the provider, the agent's profile, and
-    # the two INSERTs, in one savepoint.
-    assert found.queries <= 6
-    assert found == Added(statements=8, queries=6)
+    # One pass: both templates, the phone field, the provider, the agent's profile, the
+    # hourly count for both numbers, and the two INSERTs, in one savepoint.
+    assert found.queries <= 7
+    assert found == Added(statements=9, queries=7)
 
 
 def test_an_assigned_ticket_without_a_phone_field_texts_its_agent_at_the_commit(
