@@ -3,7 +3,8 @@
 Issue 12 asks that the routing decision cost under 5% of dispatch time. A: every decision
 routing makes for ``count`` messages, measured alone: the route table read (one query, as a
 send does), each number's route (longest prefix, else country, else default) and its weighted
-first provider, and the outbox's per-pass routing state (the failover planner). The table
+first provider, and the outbox's per-pass routing state (the failover planner, every
+provider's circuit, the budget caps with their spend). The table
 holds a realistic operator's worth of routes: a country route for every region phonenumbers
 knows and a few hundred operator prefixes, three weighted providers each. B: ``outbox.dispatch()``
 of the same number of messages (distinct texts, one Canlog request each) against the
@@ -56,12 +57,15 @@ def _route_table(provider: Any) -> None:
 
 def _decide(targets: list[str]) -> int:
     """Every routing decision for ``targets``: the table read, then each number's choice."""
+    from helpdesk_sms.budget import BudgetBoard
     from helpdesk_sms.failover import Failover
+    from helpdesk_sms.health import CircuitBoard
     from helpdesk_sms.routing import RouteTable
 
     rng = random.Random(6)
     table = RouteTable.load()
-    Failover(table)
+    Failover(table, CircuitBoard.load())
+    BudgetBoard.load()
     routed = 0
     for number in targets:
         choice = table.route_for(number)
@@ -105,7 +109,8 @@ def run(sim_url: str) -> list[Row]:
             f"routing {count:,} messages vs dispatching them, wall",
             "s",
             "cost",
-            a_label=f"route table read + each number's route and weighted pick ({routes} routes)",
+            a_label=f"route table, circuits and caps read + each number's route and weighted "
+            f"pick ({routes} routes)",
             b_label="outbox.dispatch() of the same count (P2's distinct texts)",
             a=[r["wall"] for r in runs_a],
             b=[r["wall"] for r in runs_b],
