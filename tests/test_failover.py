@@ -257,3 +257,32 @@ def test_a_healthy_providers_requests_cost_the_breaker_one_query_a_pass(
         outbox.dispatch()
 
     assert not [q for q in queries.captured_queries if "providerhealth" in q["sql"].lower()][1:]
+
+
+def test_one_refused_request_moves_each_message_with_its_own_history(db):
+    """Messages of one request that had different providers behind them each keep theirs:
+    the per-message values of one UPDATE (JSON lists on PostgreSQL too)."""
+    from helpdesk_sms.gateways.base import ErrorCategory, GatewayError
+    from helpdesk_sms.gateways.memory import MemoryGateway
+    from helpdesk_sms.models import Message, SenderID
+
+    providers = []
+    for name in ("First", "Second", "Third"):
+        made = Provider.objects.create(name=name, gateway="memory")
+        made.default_sender = SenderID.objects.create(provider=made, value=name.upper())
+        made.save()
+        providers.append(made)
+    first, second, third = providers
+    route = Route.objects.create(name="India", country="IN")
+    for position, provider in enumerate(providers, 1):
+        RouteHop.objects.create(route=route, provider=provider, position=position)
+    fresh, returned = send_sms([IN, "+919812345679"], "Maintenance tonight")
+    Message.objects.filter(pk=returned.pk).update(providers_tried=[third.pk])
+    MemoryGateway.fail_next.append(GatewayError(ErrorCategory.INSUFFICIENT_CREDIT, "no credit"))
+
+    outbox.dispatch(limit=2)
+
+    fresh.refresh_from_db()
+    returned.refresh_from_db()
+    assert (fresh.provider, fresh.providers_tried) == (second, [first.pk])
+    assert (returned.provider, returned.providers_tried) == (second, [third.pk, first.pk])
