@@ -280,7 +280,15 @@ def alert_crossings(board: BudgetBoard) -> list[BudgetCap]:
         if cap.alerted_for == this_period:
             continue
         claimed = (
-            BudgetCap.objects.filter(pk=cap.pk)
+            # The terms judged by: a cap changed meanwhile (raised) is not marked reached.
+            BudgetCap.objects.filter(
+                pk=cap.pk,
+                is_active=True,
+                limit=cap.limit,
+                unit=cap.unit,
+                period=cap.period,
+                provider__isnull=cap.provider_id is None,
+            )
             .filter(Q(alerted_for__isnull=True) | ~Q(alerted_for=this_period))
             .update(alerted_for=this_period)
         )

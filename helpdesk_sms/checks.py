@@ -56,7 +56,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
         errors.append(
             Error(
                 "HELPDESK_SMS['RATE_LIMIT_REDIS_URL'] must be None (count in the database) or a "
-                f"redis://, rediss:// or unix:// URL, not {url!r}.",
+                f"redis://, rediss:// or unix:// URL, not {_safe_url(url)!r}.",
                 id="helpdesk_sms.E008",
             )
         )
@@ -149,3 +149,12 @@ def _undecryptable_credentials() -> list[CheckMessage]:
             id="helpdesk_sms.E006",
         )
     ]
+
+
+def _safe_url(url: object) -> object:
+    """A URL as a check may print it: any password in it masked."""
+    if not isinstance(url, str):
+        return url
+    from .ratelimit import redacted_url
+
+    return redacted_url(url)

@@ -16,7 +16,10 @@ reason kept for the timeline.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
+
+from django.utils import timezone
 
 from .compose import Composer
 from .exceptions import InvalidSender, SmsInputError
@@ -82,8 +85,9 @@ class Failover:
         (``refused=False``: after ``failed``'s open circuit kept it from being sent there).
 
         Returns the reroute (None when no provider is left) and the providers skipped as
-        unable to take it, in words ("" when none was). Providers whose circuit is open
-        come last; a provider that refused the message never comes again.
+        unable to take it, in words ("" when none was). After a refusal, providers whose
+        circuit is open come last; past an open circuit, only providers whose circuit is
+        closed are candidates. A provider that refused the message never comes again.
         """
         if not message.route_id or message.group_id:
             return None, ""  # a named provider, or a group that lives on its provider
@@ -95,7 +99,12 @@ class Failover:
             tried.append(failed.pk)
         skipped: list[str] = []
         candidates = [h for h in choice.hops if h.provider.pk not in tried and h.provider != failed]
-        candidates.sort(key=lambda h: self._unhealthy(h.provider))  # stable: route order
+        if refused:
+            candidates.sort(key=lambda h: self._unhealthy(h.provider))  # stable: route order
+        else:
+            # Past an open circuit only to a healthy provider: two open circuits on one route
+            # would otherwise hand the messages back and forth without ever sending them.
+            candidates = [h for h in candidates if not self._unhealthy(h.provider)]
         for hop in candidates:
             try:
                 fields = self._fields_for(choice, hop, message)
@@ -134,6 +143,7 @@ class Failover:
         composer = self._composer(choice, hop, message)
         info = composer.text(message.body)
         composer.allowed_number(message.recipient)
+        later = _later(message)
         return {
             "provider": hop.provider.pk,
             "sender": composer.route.sender,
@@ -143,11 +153,23 @@ class Failover:
             "currency": composer.prices.currency,
             "gateway_options": composer.gateway_options,
             "attempts": 0,
-            "next_attempt_at": None,
+            # Held for its send time: at the gateway where the next provider schedules
+            # there, else here until then.
+            "next_attempt_at": (
+                later if later is not None and not hop.provider.schedules_at_gateway() else None
+            ),
         }
 
     def _composer(self, choice: RouteChoice, hop: Hop, message: Message) -> Composer:
-        key = (choice.pk, hop.provider.pk, message.sender, message.flash, _options_key(message))
+        key = (
+            choice.pk,
+            hop.provider.pk,
+            message.sender,
+            message.flash,
+            message.provider.gateway if message.provider is not None else "",
+            _later(message) is not None,
+            _options_key(message),
+        )
         found = self._composers.get(key)
         if found is None:
             found = self._composers[key] = self._start(hop, message)
@@ -171,6 +193,7 @@ class Failover:
                     provider=hop.provider,
                     sender=sender,
                     flash=message.flash,
+                    send_at=_later(message),  # the next provider must be able to keep it
                     gateway_options=options,
                 )
             except InvalidSender as exc:
@@ -183,3 +206,10 @@ class Failover:
 
 def _options_key(message: Message) -> tuple[tuple[str, str], ...]:
     return tuple(sorted((str(k), str(v)) for k, v in (message.gateway_options or {}).items()))
+
+
+def _later(message: Message) -> datetime | None:
+    """The message's send time when it is still ahead (a gateway was to hold it)."""
+    if message.send_at is not None and message.send_at > timezone.now():
+        return message.send_at
+    return None

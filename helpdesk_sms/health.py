@@ -83,10 +83,14 @@ class CircuitBoard:
         return row.state if row is not None else CircuitState.CLOSED
 
     def retry_at(self, provider: Provider) -> datetime | None:
-        """When an open circuit lets its next probe through (None when it is not open)."""
+        """When the circuit may let a request through next (None when it is closed): an
+        open one at its ``retry_at``; a half-open one, whose probe is in flight, once that
+        probe is a cool-down old (the time a stale probe is replaced)."""
         row = self.rows.get(provider.pk)
         if row is None or row.state == CircuitState.CLOSED:
             return None
+        if row.state == CircuitState.HALF_OPEN and row.probe_started_at is not None:
+            return row.probe_started_at + cooldown()
         return row.retry_at
 
     def reason(self, provider: Provider) -> str:

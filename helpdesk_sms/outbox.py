@@ -154,6 +154,7 @@ def dispatch(*, limit: int | None = None, now: datetime | None = None) -> Dispat
     circuits = CircuitBoard.load()
     failover = Failover(circuits=circuits)
     caps = budget.check(due_at)
+    rate_deadline = time.monotonic() + RATE_WAIT_PER_PASS
     try:
         while True:
             held = caps.held_filter()
@@ -168,7 +169,9 @@ def dispatch(*, limit: int | None = None, now: datetime | None = None) -> Dispat
                         continue
                     pending = within_budget(provider, chunk, caps, report, claim=claim_)
                     while pending:
-                        batch, pending = within_rate(provider, pending, report, claim=claim_)
+                        batch, pending = within_rate(
+                            provider, pending, report, claim=claim_, deadline=rate_deadline
+                        )
                         if not batch:
                             continue
                         accepted = submit(
@@ -435,10 +438,18 @@ def submit(
 #: The longest a pass waits for a provider's rate to allow more (seconds): the next second
 #: is worth waiting for; a later window (a per-minute limit spent) is left to a later pass.
 RATE_WAIT_MAX = 1.5
+#: The most a pass waits for rates in all (seconds): one slow provider's backlog must not
+#: hold the pass's other claimed messages in ``sending`` for long.
+RATE_WAIT_PER_PASS = 10.0
 
 
 def within_rate(
-    provider: Provider, messages: list[Message], report: DispatchReport, *, claim: Claim
+    provider: Provider,
+    messages: list[Message],
+    report: DispatchReport,
+    *,
+    claim: Claim,
+    deadline: float | None = None,
 ) -> tuple[list[Message], list[Message]]:
     """The messages the provider's rate lets go now, and those to try again in this pass.
 
@@ -452,7 +463,8 @@ def within_rate(
         return now_ok, []
     until = grant.retry_at or timezone.now()
     wait = (until - timezone.now()).total_seconds()
-    if wait <= RATE_WAIT_MAX:
+    waited_enough = deadline is not None and time.monotonic() + wait > deadline
+    if wait <= RATE_WAIT_MAX and not waited_enough:
         if not now_ok:
             time.sleep(max(0.0, wait))
         return now_ok, rest
@@ -551,7 +563,9 @@ def divert(
     circuits = failover.circuits
     assert circuits is not None
     reason = circuits.reason(provider) or "open circuit"
-    until = circuits.retry_at(provider) or timezone.now() + cooldown()
+    # Never due at once: a time already past would have the pass claim them again at once.
+    soon = timezone.now() + timedelta(seconds=1)
+    until = max(circuits.retry_at(provider) or soon + cooldown(), soon)
     rerouted, waiting = [], []
     for message in messages:
         reroute, _skipped = failover.reroute(message, provider, reason, refused=False)
@@ -697,7 +711,7 @@ def record_answer(
         data = {"result": result.raw} if result is not None and result.raw is not None else {}
         reroute, skipped = None, ""
         if problem.category in FAILOVER_CATEGORIES:
-            reroute, skipped = failover.reroute(message, provider, _reason(problem))
+            reroute, skipped = _safe_reroute(failover, message, provider, problem)
         if reroute is not None:
             outcomes.append(_reroute_outcome(message, problem, reroute, data))
         else:
@@ -797,6 +811,20 @@ def _answered_fields(result: RecipientResult, **extra: Any) -> dict[str, Any]:
         claim_token="",
         **extra,
     )
+
+
+def _safe_reroute(
+    failover: Failover, message: Message, provider: Provider, problem: GatewayError
+) -> tuple[Reroute | None, str]:
+    """The failover for a refused message; never an error: the request's answer must be
+    written whatever finding the next provider runs into (else its acceptances are lost)."""
+    try:
+        return failover.reroute(message, provider, _reason(problem))
+    except DatabaseError:
+        raise  # the answer is written again once the database is back
+    except Exception:
+        logger.exception("helpdesk_sms: failover for message %s failed", message.pk)
+        return None, "an internal error while looking for the next provider (logged)"
 
 
 def _reason(error: GatewayError) -> str:

@@ -155,10 +155,7 @@ def _database_acquire(
     with transaction.atomic():
         # First a write, so SQLite takes its write lock before the read below.
         RateWindow.objects.bulk_create(
-            [
-                RateWindow(provider=provider, scope=w.scope, window_start=w.start)
-                for w in limited
-            ],
+            [RateWindow(provider=provider, scope=w.scope, window_start=w.start) for w in limited],
             ignore_conflicts=True,
         )
         rows = {
@@ -230,7 +227,9 @@ def _redis_acquire(
         _redis_failed(url, state, exc)
         return None
     if state.warned:
-        logger.warning("helpdesk_sms: rate limits are counted in Redis again (%s)", _safe(url))
+        logger.warning(
+            "helpdesk_sms: rate limits are counted in Redis again (%s)", redacted_url(url)
+        )
         state.warned = False
     return int(reply[0]), [int(n) for n in reply[1:]]
 
@@ -241,14 +240,14 @@ def _redis_failed(url: str, state: _RedisState, exc: BaseException) -> None:
         logger.warning(
             "helpdesk_sms: Redis for rate limits (%s) failed (%s: %s); counting in the database "
             "until it answers again",
-            _safe(url),
+            redacted_url(url),
             type(exc).__name__,
             exc,
         )
         state.warned = True
 
 
-def _safe(url: str) -> str:
+def redacted_url(url: str) -> str:
     """The URL without a password, for the log."""
     scheme, _, rest = url.partition("://")
     return f"{scheme}://{rest.rpartition('@')[2]}" if rest else url

@@ -64,3 +64,10 @@ def test_check_refuses_a_rate_limit_redis_url_that_is_not_one(settings):
     said = check_output(settings, RATE_LIMIT_REDIS_URL="127.0.0.1:6379")
 
     assert "(helpdesk_sms.E008) HELPDESK_SMS['RATE_LIMIT_REDIS_URL'] must be None" in said
+
+
+def test_a_refused_redis_url_is_named_without_its_password(settings):
+    said = check_output(settings, RATE_LIMIT_REDIS_URL="http://:hunter2@cache.example:6379/0")
+
+    assert "helpdesk_sms.E008" in said and "cache.example" in said
+    assert "hunter2" not in said

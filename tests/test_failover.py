@@ -286,3 +286,78 @@ def test_one_refused_request_moves_each_message_with_its_own_history(db):
     returned.refresh_from_db()
     assert (fresh.provider, fresh.providers_tried) == (second, [first.pk])
     assert (returned.provider, returned.providers_tried) == (second, [third.pk, first.pk])
+
+
+def test_two_open_circuits_on_a_route_make_its_messages_wait_not_bounce(
+    india, unified_sim, canlog_sim, unified_provider, canlog_provider, settings
+):
+    open_circuit(unified_provider, settings)
+    open_circuit(canlog_provider, settings)
+    settings.HELPDESK_SMS = {**settings.HELPDESK_SMS, "BATCH_SIZE": 1}
+    [message] = send_sms(IN, "Your ticket #42 is open")
+
+    outbox.dispatch()
+
+    message.refresh_from_db()
+    assert message.status == Status.QUEUED and message.next_attempt_at > message.created_at
+    assert message.events.count() == 3  # created, claimed, put back to wait: once
+    assert (len(unified_sim.requests), len(canlog_sim.requests)) == (0, 0)
+
+
+def test_a_half_open_circuit_probing_elsewhere_makes_its_messages_wait_for_the_probe(
+    unified_sim, unified_provider, settings
+):
+    from django.utils import timezone
+
+    open_circuit(unified_provider, settings)
+    ProviderHealth.objects.filter(provider=unified_provider).update(
+        state="half_open",
+        probe_started_at=timezone.now(),  # another worker's probe
+    )
+    settings.HELPDESK_SMS = {**settings.HELPDESK_SMS, "BATCH_SIZE": 1}
+    [message] = send_sms(IN, "Your ticket #42 is open", provider=unified_provider)
+
+    outbox.dispatch()
+
+    message.refresh_from_db()
+    assert message.status == Status.QUEUED
+    assert message.next_attempt_at > timezone.now()
+    assert message.events.count() == 3
+
+
+def test_a_next_provider_that_cannot_even_be_loaded_still_lets_the_answer_be_written(
+    india, unified_sim, canlog_provider
+):
+    Provider.objects.filter(pk=canlog_provider.pk).update(gateway="retired")
+    unified_sim.set_faults(credit_exhausted=True)
+    [message] = send_sms(IN, "Your ticket #42 is open")
+
+    outbox.dispatch()
+
+    message.refresh_from_db()
+    assert (message.status, message.error_category) == (Status.FAILED, "insufficient_credit")
+    assert "no failover: an internal error" in message.events.last().note
+
+
+def test_a_message_held_for_its_send_time_fails_over_still_held(
+    india, unified_sim, canlog_sim, unified_provider, canlog_provider
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    Provider.objects.filter(pk=unified_provider.pk).update(options={"scheduling": "gateway"})
+    Provider.objects.filter(pk=canlog_provider.pk).update(
+        options={**canlog_provider.options, "scheduling": "local"}
+    )
+    unified_sim.set_faults(credit_exhausted=True)
+    tomorrow = timezone.now() + timedelta(days=1)
+    [message] = send_sms(IN, "Maintenance tomorrow", send_at=tomorrow)
+
+    outbox.dispatch()
+    outbox.dispatch()
+
+    message.refresh_from_db()
+    assert (message.status, message.provider) == (Status.QUEUED, canlog_provider)
+    assert message.next_attempt_at == tomorrow
+    assert len(canlog_sim.requests) == 0
