@@ -50,6 +50,8 @@ ENGINE_SETTINGS: dict[str, str] = {
     "MAX_ATTEMPTS": "8",
     "SWEEP_INTERVAL": "2",
     "REPORT_POLL_INTERVAL": "2",
+    # A provider's circuit opens and recovers on the run's scale (its faults last seconds).
+    "CIRCUIT_COOLDOWN": "5",
 }
 SWEEP_EVERY = 2.0
 QUIET_FOR = 5.0
@@ -652,6 +654,7 @@ def summarize(
                     "STALE_SENDING_AFTER",
                     "RETRY_BACKOFF",
                     "MAX_ATTEMPTS",
+                    "CIRCUIT_COOLDOWN",
                 )
             ),
         ),
