@@ -189,10 +189,19 @@ def dispatch(*, limit: int | None = None, now: datetime | None = None) -> Dispat
     finally:
         gateways.close()
         _release_quietly(claim_)
-        budget.alert_crossings(caps)
+        _alert_quietly(caps)
     if report.claimed:
         logger.info("helpdesk_sms outbox: %s", report)
     return report
+
+
+def _alert_quietly(caps: budget.BudgetBoard) -> None:
+    """After a pass, the budget alerts its sends called for; a database failure here (the
+    pass may be ending because of one) is logged, and the next pass alerts instead."""
+    try:
+        budget.alert_crossings(caps)
+    except DatabaseError as exc:
+        logger.warning("helpdesk_sms: budget alerts left for the next pass (%s)", exc)
 
 
 def _release_quietly(claim_: Claim) -> None:
