@@ -71,6 +71,55 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
 
 
 @register()
+def check_reply_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Report reply-threading settings that cannot work (reply_threading.py)."""
+    errors: list[CheckMessage] = []
+    days = conf.get("REPLY_WINDOW_DAYS")
+    if isinstance(days, bool) or not isinstance(days, int | float) or days < 0:
+        errors.append(
+            Error(
+                "HELPDESK_SMS['REPLY_WINDOW_DAYS'] must be a number of days, 0 or more (how "
+                "long a reply without a ticket reference threads onto the ticket last texted "
+                f"to its number), not {days!r}.",
+                id="helpdesk_sms.E131",
+            )
+        )
+    if not isinstance(conf.get("REPLY_NEW_TICKETS"), bool):
+        errors.append(
+            Error(
+                "HELPDESK_SMS['REPLY_NEW_TICKETS'] must be True or False (whether a reply that "
+                f"matches no ticket opens one), not {conf.get('REPLY_NEW_TICKETS')!r}.",
+                id="helpdesk_sms.E132",
+            )
+        )
+    elif conf.get("REPLY_NEW_TICKETS"):
+        errors.extend(_new_ticket_queue_problems())
+    return errors
+
+
+def _new_ticket_queue_problems() -> list[CheckMessage]:
+    """REPLY_NEW_TICKETS is on: it needs django-helpdesk and a queue that exists."""
+    from .integrations import helpdesk_replies
+
+    slug = conf.get("REPLY_NEW_TICKET_QUEUE")
+    try:
+        problem = helpdesk_replies.new_ticket_problem(slug)
+    except DatabaseError:  # tables not migrated yet
+        return []
+    if not problem:
+        return []
+    return [
+        Error(
+            f"HELPDESK_SMS['REPLY_NEW_TICKETS'] is True but {problem}: replies that match no "
+            "ticket are kept unassigned instead.",
+            hint="Set REPLY_NEW_TICKET_QUEUE to the slug of a django-helpdesk queue, or "
+            "REPLY_NEW_TICKETS to False.",
+            id="helpdesk_sms.E133",
+        )
+    ]
+
+
+@register()
 def check_callback_secrets(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """Warn about push-capable providers whose reports cannot be accepted (no secret)."""
     warnings: list[CheckMessage] = []

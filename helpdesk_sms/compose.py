@@ -203,6 +203,7 @@ class Composer:
     allowed: list[str] = field(default_factory=list)
     gateway_options: dict[str, str] = field(default_factory=dict)
     via: RouteChoice | None = None
+    note: str = ""  # why this provider, when something other than a route chose it
     _texts: dict[str, sms_text.TextInfo] = field(default_factory=dict, repr=False)
     _prices: PriceList | None = field(default=None, repr=False)
 
@@ -260,6 +261,8 @@ class Composer:
     @property
     def route_note(self) -> str:
         """Why this provider, for the message's first event ("" when none was routed)."""
+        if self.note:
+            return self.note
         if self.via is None:
             return ""
         return f"route {self.via.name!r} → {self.provider.name}"

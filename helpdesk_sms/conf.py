@@ -84,6 +84,14 @@ DEFAULTS: dict[str, Any] = {
     # Names of extra plain values your code passes to notify() (or the signals) for
     # templates to use: a template naming any other unknown variable is refused when saved.
     "EXTRA_TEMPLATE_VARIABLES": (),
+    # Threading a customer's SMS reply into a ticket (reply_threading.py, docs/replies.md):
+    # a reply without a ticket reference goes to the open ticket we last texted that number
+    # about, if that was within this many days.
+    "REPLY_WINDOW_DAYS": 7,
+    # A reply that matches no ticket opens a new django-helpdesk ticket in the queue with
+    # slug REPLY_NEW_TICKET_QUEUE, when True; else it waits, unassigned, for a person.
+    "REPLY_NEW_TICKETS": False,
+    "REPLY_NEW_TICKET_QUEUE": None,
     # Fernet keys encrypting provider credentials at rest: the first encrypts, all decrypt
     # (rotation). A list, or one comma-separated string. Required unless DEBUG is on
     # (docs/security.md; `manage.py sms_credentials generate-key` makes one).

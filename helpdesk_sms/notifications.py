@@ -43,6 +43,7 @@ from .rendering import TemplateRenderError, render
 from .routing import RouteTable
 from .savepoints import host_transaction_lost, inside_host_transaction
 from .states import PENDING, Status
+from .sticky import StickyRoute, StickyRoutes, TicketKey
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -220,6 +221,7 @@ def _drafts(requests: Sequence[Request]) -> list[Draft]:
         templates.setdefault(template.event, []).append(template)
     routes = Routes()
     now = timezone.now()
+    routes.sticky = StickyRoutes.load(_sticky_keys(requests, templates))
     drafts = []
     for request in requests:
         if not templates.get(request.event):
@@ -254,6 +256,33 @@ def _drafts(requests: Sequence[Request]) -> list[Draft]:
                 drafts.append(draft)
     _limit_per_number(drafts, now)
     return drafts
+
+
+def sticks(template: NotificationTemplate) -> bool:
+    """Whether the template's messages keep the customer's last sender (see sticky.py)."""
+    return template.audience == Audience.CUSTOMER and not (
+        template.provider_id or template.sender_id
+    )
+
+
+def _sticky_keys(
+    requests: Sequence[Request], templates: dict[str, list[NotificationTemplate]]
+) -> list[TicketKey]:
+    """The tickets whose customer the pass texts through a routed template.
+
+    A ticket being created has had no message yet: it costs no query (the save path's
+    budget, docs/architecture.md). The rest are read together, in one query per pass.
+    """
+    keys = []
+    for request in requests:
+        if request.event == Event.TICKET_CREATED or request.ticket.pk is None:
+            continue
+        if any(sticks(t) for t in templates.get(request.event, ())):
+            ticket_type = ContentType.objects.get_for_model(
+                request.ticket, for_concrete_model=False
+            )
+            keys.append((ticket_type.pk, str(request.ticket.pk)))
+    return keys
 
 
 #: Statuses of messages that never reached the number: not counted by the hourly limit.
@@ -394,15 +423,32 @@ class Routes:
         self._composers: dict[Any, Composer | SmsInputError] = {}
         self._pools: dict[Any, Composers | SmsInputError] = {}
         self._table: RouteTable | None = None
+        self.sticky = StickyRoutes()
 
     def for_target(
-        self, template: NotificationTemplate, default: Any, now: Any, target: Target
+        self,
+        template: NotificationTemplate,
+        default: Any,
+        now: Any,
+        target: Target,
+        ticket: TicketKey | None = None,
     ) -> tuple[Composer, str | None]:
         """The composer for ``target`` and the number to give it (E.164 once routed).
 
-        The template's own provider or sender, else ``default`` (notify's), pins the
-        provider; else the number's route chooses, as in ``send_sms`` (one read per pass).
+        A customer keeps the provider and sender they last heard from about ``ticket``
+        (sticky.py), unless the template names its own. Else the template's own provider
+        or sender, else ``default`` (notify's), pins the provider; else the number's route
+        chooses, as in ``send_sms`` (one read per pass).
         """
+        sticky = (
+            self.sticky.route_for(ticket, target.phone)
+            if ticket is not None and target.group is None and sticks(template)
+            else None
+        )
+        if sticky is not None:
+            composer = self._sticky_composer(template, sticky, now)
+            if composer is not None:
+                return composer, sticky.recipient
         provider = template.provider or (None if template.sender else default)
         if provider is None and template.sender is None and target.group is None:
             pool = self._pool(self._key(template, provider), template, now)
@@ -422,6 +468,31 @@ class Routes:
                 gateway_options=template.gateway_options or {},
             ),
         )
+
+    def _sticky_composer(
+        self, template: NotificationTemplate, sticky: StickyRoute, now: Any
+    ) -> Composer | None:
+        """The composer of a sticky route; None when it no longer composes (a sender
+        since refused, say): then the message is routed as if there were none."""
+        key = ("sticky", sticky.provider.pk, sticky.sender, self._key(template, None)[2])
+
+        def start() -> Composer:
+            composer = Composer.start(
+                provider=sticky.provider,
+                sender=sticky.sender or None,
+                now=now,
+                gateway_options=template.gateway_options or {},
+            )
+            composer.note = (
+                f"sticky sender: {sticky.recipient} last heard from {sticky.provider.name} "
+                f"({composer.route.sender}) about this ticket"
+            )
+            return composer
+
+        try:
+            return remembered(self._composers, key, start)
+        except SmsInputError:
+            return None
 
     def _key(self, template: NotificationTemplate, provider: Any) -> Any:
         options = template.gateway_options or {}
@@ -518,7 +589,8 @@ def _build(
         unsent = _unsent(Status.SUPPRESSED, "no_recipient", reason, target, fields, now, body)
         return Draft(unsent, "not sent")
     try:
-        composer, to = routes.for_target(template, request.provider, now, target)
+        ticket_key = (fields["ticket_type"].pk, fields["ticket_id"])
+        composer, to = routes.for_target(template, request.provider, now, target, ticket_key)
         message = composer.message(to=to, body=body, group=target.group, **fields)
     except InvalidRecipient as exc:
         unsent = _unsent(

@@ -41,7 +41,7 @@ from django.db.models.signals import post_init, post_save, pre_save
 from .. import conf, resend, resolvers, signals
 from ..notifications import one_pass
 from ..savepoints import host_transaction_lost, inside_host_transaction, related
-from .model_watcher import AssigneeChange, AssigneeTracker
+from .model_watcher import INBOUND_REPLY, AssigneeChange, AssigneeTracker
 from .posted_fields import MIDDLEWARE_PATH, helpdesk_form_left_out
 
 logger = logging.getLogger(__name__)
@@ -468,7 +468,7 @@ def _followup_saved(
     if not created or raw:
         return
     _note_followup(instance)
-    if not followup_acknowledges_customer(instance):
+    if instance.__dict__.get(INBOUND_REPLY) or not followup_acknowledges_customer(instance):
         return
     ticket = instance.ticket
     signal_kwargs = _signal_kwargs(ticket, instance)

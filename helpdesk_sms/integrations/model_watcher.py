@@ -50,7 +50,24 @@ DEFAULTS: dict[str, Any] = {
     "ASSIGNEE_FIELD": "assigned_to",
     "TASK_MODEL": None,
     "TASK_TICKET_FIELD": "ticket",
+    # Whether a ticket is still open, for threading replies (reply_threading.py): the name
+    # of a field, property or method of the ticket; None: every ticket is open. Its value
+    # is compared with OPEN_VALUES, or, when that is None, taken as true or false.
+    "OPEN_FIELD": None,
+    "OPEN_VALUES": None,
+    # A customer's SMS reply becomes a new REPLY_MODEL row (app_label.Model), its
+    # REPLY_TICKET_FIELD the ticket, REPLY_TEXT_FIELD the text and REPLY_NUMBER_FIELD (if
+    # named) the number. None: replies are only signalled (sms_received).
+    "REPLY_MODEL": None,
+    "REPLY_TICKET_FIELD": "ticket",
+    "REPLY_TEXT_FIELD": "text",
+    "REPLY_NUMBER_FIELD": None,
 }
+
+#: Set on a reply row (or django-helpdesk follow-up) that a customer's SMS created: its
+#: save must not text the customer back (an echo of their own words, and a loop if their
+#: phone answers automatically).
+INBOUND_REPLY = "_helpdesk_sms_inbound_reply"
 
 
 def watcher_settings() -> dict[str, Any] | None:
@@ -279,7 +296,7 @@ class ModelWatcher:
     def _task_saved(
         self, sender: Any, instance: models.Model, created: bool, raw: bool = False, **kw: Any
     ) -> None:
-        if not created or raw:
+        if not created or raw or instance.__dict__.get(INBOUND_REPLY):
             return
         try:
             ticket = related(instance, self.task_ticket_field, kw.get("using") or "default")
@@ -362,6 +379,46 @@ def _problems(config: dict[str, Any]) -> list[str]:
                     f"TASK_TICKET_FIELD {config['TASK_TICKET_FIELD']!r} is not a ForeignKey "
                     f"from {task_model._meta.label} to {ticket_model._meta.label}"
                 )
+    return problems + _reply_problems(config, ticket_model)
+
+
+def _reply_problems(config: dict[str, Any], ticket_model: type[models.Model]) -> list[str]:
+    """What is wrong with the reply keys (OPEN_FIELD, OPEN_VALUES, REPLY_*)."""
+    problems = []
+    open_field, values = config["OPEN_FIELD"], config["OPEN_VALUES"]
+    if open_field and not hasattr(ticket_model, str(open_field)):
+        problems.append(
+            f"OPEN_FIELD {open_field!r} is not a field, property or method of "
+            f"{ticket_model._meta.label}"
+        )
+    if values is not None and (isinstance(values, str) or not hasattr(values, "__iter__")):
+        problems.append(f"OPEN_VALUES must be None or a list of values, not {values!r}")
+    if not config["REPLY_MODEL"]:
+        return problems
+    reply_model = _model(config["REPLY_MODEL"])
+    if reply_model is None:
+        problems.append(
+            f"REPLY_MODEL {config['REPLY_MODEL']!r} is not an installed model "
+            "('app_label.ModelName')"
+        )
+        return problems
+    label = reply_model._meta.label
+    link = _foreign_key(reply_model, str(config["REPLY_TICKET_FIELD"]))
+    if link is None or link.related_model is not ticket_model:
+        problems.append(
+            f"REPLY_TICKET_FIELD {config['REPLY_TICKET_FIELD']!r} is not a ForeignKey from "
+            f"{label} to {ticket_model._meta.label}"
+        )
+    for key in ("REPLY_TEXT_FIELD", "REPLY_NUMBER_FIELD"):
+        name = config[key]
+        if key == "REPLY_NUMBER_FIELD" and not name:
+            continue
+        try:
+            field = reply_model._meta.get_field(str(name))
+        except FieldDoesNotExist:
+            field = None
+        if not isinstance(field, (models.CharField, models.TextField)):
+            problems.append(f"{key} {name!r} is not a text field (CharField, TextField) of {label}")
     return problems
 
 
