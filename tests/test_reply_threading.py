@@ -282,3 +282,24 @@ def test_the_defaults_pass_the_checks(settings):
     ids = check_ids(settings)
 
     assert not [i for i in ids if i in ("helpdesk_sms.E131", "helpdesk_sms.E132", "E133")]
+
+
+def test_the_sticky_senders_of_a_pass_are_read_in_one_query(memory_provider):
+    """One query for the whole pass, however many tickets: a pass for three tickets runs
+    as many queries as a pass for one."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from helpdesk_sms.notifications import one_pass
+
+    tickets = [ticket_for(f"+91981234567{n}", f"Ticket {n}") for n in range(3)]
+
+    def queries_of_a_pass(some: list[Ticket], occurrence: str) -> int:
+        with CaptureQueriesContext(connection) as capture, one_pass():
+            for ticket in some:
+                notify("task_added", ticket, occurrence=occurrence, task=None)
+        return len(capture.captured_queries)
+
+    assert queries_of_a_pass(tickets, "a") == queries_of_a_pass(tickets[:1], "b")
+    notes = [m.events.get().note for m in Message.objects.filter(event="task_added")]
+    assert len(notes) == 4 and all("sticky sender" in note for note in notes)
