@@ -281,7 +281,7 @@ def test_check_refuses_an_open_field_the_ticket_lacks(settings):
 def test_the_defaults_pass_the_checks(settings):
     ids = check_ids(settings)
 
-    assert not [i for i in ids if i in ("helpdesk_sms.E131", "helpdesk_sms.E132", "E133")]
+    assert not {"helpdesk_sms.E131", "helpdesk_sms.E132", "helpdesk_sms.E133"} & set(ids)
 
 
 def test_the_sticky_senders_of_a_pass_are_read_in_one_query(memory_provider):
@@ -303,3 +303,13 @@ def test_the_sticky_senders_of_a_pass_are_read_in_one_query(memory_provider):
     assert queries_of_a_pass(tickets, "a") == queries_of_a_pass(tickets[:1], "b")
     notes = [m.events.get().note for m in Message.objects.filter(event="task_added")]
     assert len(notes) == 4 and all("sticky sender" in note for note in notes)
+
+
+def test_check_refuses_a_reply_model_with_a_field_a_reply_cannot_fill(settings):
+    # demo.Task's ticket is required: a reply fills it only when it is REPLY_TICKET_FIELD
+    watcher(settings, REPLY_MODEL="demo.Task", REPLY_TEXT_FIELD="title", REPLY_TICKET_FIELD="x")
+
+    messages = [m.msg for m in checks.run_checks() if m.id == "helpdesk_sms.E112"]
+
+    assert any("REPLY_TICKET_FIELD 'x' is not a ForeignKey" in m for m in messages)
+    assert any("required field 'ticket'" in m for m in messages)

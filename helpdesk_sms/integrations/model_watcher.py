@@ -419,7 +419,21 @@ def _reply_problems(config: dict[str, Any], ticket_model: type[models.Model]) ->
             field = None
         if not isinstance(field, (models.CharField, models.TextField)):
             problems.append(f"{key} {name!r} is not a text field (CharField, TextField) of {label}")
+    named = {config[k] for k in ("REPLY_TICKET_FIELD", "REPLY_TEXT_FIELD", "REPLY_NUMBER_FIELD")}
+    for field in reply_model._meta.concrete_fields:
+        if field.name not in named and _required(field):
+            problems.append(
+                f"REPLY_MODEL {label} has a required field {field.name!r} that a reply cannot "
+                "fill (give it a default, or allow null)"
+            )
     return problems
+
+
+def _required(field: models.Field[Any, Any]) -> bool:
+    """Whether a new row cannot be saved without a value for ``field``."""
+    if field.primary_key or field.null or getattr(field, "auto_now_add", False):
+        return False
+    return field.get_default() is None
 
 
 @checks.register()
