@@ -215,3 +215,13 @@ def test_an_unmatched_reply_stays_unassigned_when_the_queue_is_gone(settings, ph
 
     assert match.how == "unassigned" and "'suport'" in match.detail
     assert delivered.ticket is None and Ticket.objects.count() == 1
+
+
+def test_a_reply_naming_a_merged_ticket_lands_on_the_ticket_it_was_merged_into(support, ticket):
+    kept = Ticket.objects.create(title="Printers on floor 2", queue=support)
+    Ticket.objects.filter(pk=ticket.pk).update(merged_to=kept, status=Ticket.DUPLICATE_STATUS)
+
+    match, delivered = thread(f"#{ticket.pk} still jammed")
+
+    assert (match.ticket, delivered.ticket) == (kept, kept)
+    assert sms_followups(kept) == [f"#{ticket.pk} still jammed"]
