@@ -154,7 +154,8 @@ def _undecryptable_credentials() -> list[CheckMessage]:
 
 def _keyword_errors() -> list[CheckMessage]:
     """The KEYWORDS setting's shape, and the reply texts' (docs/replies.md)."""
-    from .consent import KINDS, MAX_REPLY_LENGTH, fold, keywords
+    from .consent import KINDS, fold, keywords
+    from .consent_models import MAX_REPLY_LENGTH
 
     errors: list[CheckMessage] = []
     configured = conf.get("KEYWORDS")

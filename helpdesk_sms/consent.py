@@ -32,7 +32,13 @@ from django.utils import timezone
 
 from . import conf
 from .compose import Composer, creation_event
-from .consent_models import ConsentChange, ConsentKind, ConsentSource, OptOut
+from .consent_models import (
+    HELP_REPLY_OPTION,
+    ConsentChange,
+    ConsentKind,
+    ConsentSource,
+    OptOut,
+)
 from .exceptions import InvalidRecipient, InvalidSender
 from .kick import dispatch_on_commit
 from .models import Audience, Contact, Event, Message, MessageEvent, Provider
@@ -56,12 +62,6 @@ DEFAULT_KEYWORDS: dict[str, tuple[str, ...]] = {
 
 #: Where suppressed messages say why (``Message.error_category``).
 OPTED_OUT_CATEGORY = "opted_out"
-
-#: The provider option (``Provider.options``) holding its own answer to HELP.
-HELP_REPLY_OPTION = "help_reply"
-
-#: The longest reply text a setting or provider option may hold (three GSM-7 parts).
-MAX_REPLY_LENGTH = 459
 
 #: Numbers per opt-out query: within SQLite's oldest limit of 999 parameters a statement,
 #: with room for the hourly count that shares the statement in notifications.
@@ -161,18 +161,6 @@ def help_reply(provider: Provider | None) -> str:
     """The provider's ``help_reply`` option, else the HELP_REPLY setting."""
     own = (provider.options or {}).get(HELP_REPLY_OPTION) if provider is not None else None
     return str(own or conf.get("HELP_REPLY") or "")
-
-
-def help_reply_errors(value: Any) -> list[str]:
-    """Why ``value`` cannot be a provider's ``help_reply`` option (sentences)."""
-    if not isinstance(value, str) or not value.strip():
-        return [f"{HELP_REPLY_OPTION} must be a non-empty text, not {value!r}"]
-    if len(value) > MAX_REPLY_LENGTH:
-        return [
-            f"{HELP_REPLY_OPTION} may have at most {MAX_REPLY_LENGTH} characters (three "
-            f"parts); it has {len(value)}"
-        ]
-    return []
 
 
 def _number(number: str, provider: Provider | None) -> str:

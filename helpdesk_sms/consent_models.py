@@ -19,6 +19,25 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+#: The provider option (``Provider.options``) holding its own answer to HELP.
+HELP_REPLY_OPTION = "help_reply"
+
+#: The longest reply text a setting or provider option may hold (three GSM-7 parts).
+MAX_REPLY_LENGTH = 459
+
+
+def help_reply_errors(value: Any) -> list[str]:
+    """Why ``value`` cannot be a provider's ``help_reply`` option (sentences); here, not in
+    ``consent``, so ``Provider.clean`` can ask without importing the sending machinery."""
+    if not isinstance(value, str) or not value.strip():
+        return [f"{HELP_REPLY_OPTION} must be a non-empty text, not {value!r}"]
+    if len(value) > MAX_REPLY_LENGTH:
+        return [
+            f"{HELP_REPLY_OPTION} may have at most {MAX_REPLY_LENGTH} characters (three "
+            f"parts); it has {len(value)}"
+        ]
+    return []
+
 
 class ConsentSource(models.TextChoices):
     """How a consent change came about."""

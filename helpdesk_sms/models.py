@@ -379,7 +379,7 @@ class Provider(models.Model):
             )
         problems = cls(self).option_errors()
         if "help_reply" in self.options:
-            from .consent import help_reply_errors
+            from .consent_models import help_reply_errors
 
             problems = [*problems, *help_reply_errors(self.options["help_reply"])]
         if problems:
