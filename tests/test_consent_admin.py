@@ -110,3 +110,16 @@ def test_ticking_a_contacts_opted_out_box_puts_the_number_on_the_list(admin_clie
 
     assert is_opted_out(CUSTOMER)
     assert history() == [(CUSTOMER, "opt_out", "admin", admin_user.username)]
+
+
+def test_an_entrys_page_shows_how_it_came_and_edits_only_the_note(admin_client, admin_user):
+    opt_out(CUSTOMER, "import", note="old list")
+    entry = OptOut.objects.get()
+    url = reverse("admin:helpdesk_sms_optout_change", args=[entry.pk])
+
+    assert '<div class="readonly">import</div>' in admin_client.get(url).content.decode()
+    admin_client.post(url, {"number": "+919800000000", "note": "from the 2025 list"})
+
+    entry.refresh_from_db()
+    assert (entry.number, entry.note) == (CUSTOMER, "from the 2025 list")
+    assert ConsentChange.objects.count() == 1
