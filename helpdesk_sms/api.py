@@ -109,6 +109,7 @@ def send_sms(
         fields["idempotency_key"] = idempotency_key
     note = "; ".join(filter(None, ["queued through send_sms", replaced_note]))
     sent = SentMessages(composers.all if composers is not None else [], text, fields)
+    listed = consent.opted_out_numbers(r for _c, r in recipients)  # one read for the send
     try:
         with transaction.atomic():
             if group_send is not None:
@@ -118,7 +119,7 @@ def send_sms(
             pairs = iter(recipients)
             while chunk := list(islice(pairs, CHUNK_SIZE)):
                 messages = [c.message(recipient=r, body=text, **fields) for c, r in chunk]
-                opted_out = consent.screen(messages)  # suppressed, not queued: one query
+                opted_out = consent.screen(messages, listed)  # suppressed, not queued
                 notes = [
                     opted_out.get(id(m)) or _with_route(note, c)
                     for m, (c, _r) in zip(messages, chunk, strict=True)

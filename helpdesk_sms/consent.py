@@ -20,10 +20,9 @@ Works on plain values (a number, a text, a provider), so the inbound processing 
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from itertools import islice
 from typing import Any
 
 from django.db import transaction
@@ -63,8 +62,8 @@ DEFAULT_KEYWORDS: dict[str, tuple[str, ...]] = {
 #: Where suppressed messages say why (``Message.error_category``).
 OPTED_OUT_CATEGORY = "opted_out"
 
-#: Numbers per opt-out query: within SQLite's oldest limit of 999 parameters a statement,
-#: with room for the hourly count that shares the statement in notifications.
+#: Numbers looked up by name in one query (SQLite's oldest limit is 999 parameters a
+#: statement); more are read as a range (:func:`opted_out_numbers`).
 NUMBERS_PER_QUERY = 450
 
 #: Letters NFKD leaves alone that a keyboard without them gives as the plain one (Azerbaijani
@@ -257,28 +256,40 @@ def is_opted_out(number: str) -> bool:
 
 
 def opted_out_numbers(numbers: Iterable[str]) -> set[str]:
-    """Those of the (E.164) ``numbers`` on the opt-out list: one query per 450 numbers."""
-    found: set[str] = set()
-    for chunk in _chunks(sorted(set(filter(None, numbers)))):
-        found.update(OptOut.objects.filter(number__in=chunk).values_list("number", flat=True))
-    return found
+    """Those of the (E.164) ``numbers`` on the opt-out list, in one query however many.
+
+    Up to :data:`NUMBERS_PER_QUERY` numbers are looked up by name; more read the listed
+    numbers between the smallest and the largest of them (two parameters, at most the
+    list) and keep those asked about, so a send to 100,000 numbers costs one read.
+    """
+    wanted = set(filter(None, numbers))
+    if not wanted:
+        return set()
+    if len(wanted) <= NUMBERS_PER_QUERY:
+        found = OptOut.objects.filter(number__in=wanted)
+    else:
+        found = _between(wanted)
+    return wanted & set(found.values_list("number", flat=True))
 
 
-def listed_rows(numbers: Sequence[str], marker: str) -> QuerySet[Any]:
-    """The listed ones of ``numbers`` as rows ``(number, marker, 0)``: to share one
-    statement (a UNION) with a count of the same shape, as notifications do."""
+def listed_rows(numbers: Collection[str], marker: str) -> QuerySet[Any]:
+    """Rows ``(number, marker, 0)`` for listed numbers between the smallest and the largest
+    of ``numbers`` (exactly them for one number; the caller keeps those it asked about):
+    to share one statement (a UNION) with a count of the same shape, as notifications do,
+    with two parameters however many numbers."""
     return (
-        OptOut.objects.filter(number__in=numbers)
+        _between(numbers)
         .order_by()
         .annotate(kind=Value(marker, CharField()), zero=Value(0, IntegerField()))
         .values_list("number", "kind", "zero")
     )
 
 
-def _chunks(numbers: list[str]) -> Iterator[list[str]]:
-    items = iter(numbers)
-    while chunk := list(islice(items, NUMBERS_PER_QUERY)):
-        yield chunk
+def _between(numbers: Collection[str]) -> QuerySet[OptOut]:
+    low, high = min(numbers), max(numbers)
+    if low == high:
+        return OptOut.objects.filter(number=low)
+    return OptOut.objects.filter(number__gte=low, number__lte=high)
 
 
 # -- suppression --------------------------------------------------------------------------
@@ -299,14 +310,16 @@ def suppress(message: Message) -> str:
     return reason
 
 
-def screen(messages: Sequence[Message]) -> dict[int, str]:
-    """Suppress the unsaved ``messages`` to listed numbers (one query per 450 numbers).
+def screen(messages: Sequence[Message], listed: set[str] | None = None) -> dict[int, str]:
+    """Suppress the unsaved ``messages`` to listed numbers (one query, or none when the
+    caller read the list for a whole send already: ``listed``).
 
     Returns ``id(message) -> reason`` for those suppressed, so callers can note it on
     their first event.
     """
     pending = [m for m in messages if m.recipient and m.status in PENDING]
-    listed = opted_out_numbers(m.recipient for m in pending)
+    if listed is None:
+        listed = opted_out_numbers(m.recipient for m in pending)
     return {id(m): suppress(m) for m in pending if m.recipient in listed}
 
 

@@ -346,14 +346,15 @@ def confirm(plan: Plan, *, token: str, user: Any) -> tuple[GroupSend, bool]:
                 estimated_cost=plan.estimated_cost,
                 currency=plan.currency,
             )
+            # Opted out since the preview: written suppressed, not queued (one read).
+            listed = consent.opted_out_numbers(d.number for d in plan.drafts)
             drafts = iter(plan.drafts)
             while chunk := list(islice(drafts, CHUNK_SIZE)):
                 messages = [
                     d.composer.message(recipient=d.number, body=d.body, group_send=send, **fields)
                     for d in chunk
                 ]
-                # Opted out since the preview: written suppressed, not queued.
-                opted_out = consent.screen(messages)
+                opted_out = consent.screen(messages, listed)
                 notes = [
                     opted_out.get(id(m)) or "; ".join(filter(None, [note, d.composer.route_note]))
                     for m, d in zip(messages, chunk, strict=True)

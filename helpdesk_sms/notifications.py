@@ -296,12 +296,14 @@ def _limit_per_number(drafts: Sequence[Draft], now: datetime) -> None:
     counts: Counter[tuple[str, str]] = Counter()
     for start in range(0, len(numbers), NUMBERS_PER_COUNT):
         chunk = numbers[start : start + NUMBERS_PER_COUNT]
+        wanted = set(chunk)
         rows = consent.listed_rows(chunk, LISTED)
         if limited:
             rows = _recent_counts(chunk, events, now).union(rows, all=True)
         for recipient, event, sent in rows:
-            if event == LISTED:
-                listed.add(recipient)
+            if event == LISTED:  # a range: keep the pass's own numbers
+                if recipient in wanted:
+                    listed.add(recipient)
             else:
                 counts[(recipient, event)] = sent
     for draft in pending:
@@ -326,9 +328,10 @@ def _limit_per_number(drafts: Sequence[Draft], now: datetime) -> None:
         draft.note = reason
 
 
-#: Numbers per statement of the opt-out and hourly reads: one for any event but a group of
-#: hundreds, within SQLite's oldest limit of 999 parameters a statement.
-NUMBERS_PER_COUNT = consent.NUMBERS_PER_QUERY
+#: Numbers per query of the hourly count: one query for any event but a group of thousands,
+#: within SQLite's oldest limit of 999 parameters a statement (the opt-out rows sharing the
+#: statement take two: a range).
+NUMBERS_PER_COUNT = 900
 
 #: The "event" of the opt-out rows in the shared statement: no event is named so.
 LISTED = "~opted-out"

@@ -147,3 +147,41 @@ def test_a_suppressed_message_is_not_resent_to_an_opted_out_number(memory_provid
         resend(original)
 
     assert Message.objects.count() == 1
+
+
+def test_a_send_to_hundreds_of_numbers_reads_the_list_once(memory_provider):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    numbers = [f"+91981230{n:04}" for n in range(500)]
+    opt_out(numbers[250])
+    opt_out("+919812300999")  # in the send's range of numbers, but not texted
+
+    with CaptureQueriesContext(connection) as captured:
+        sent = send_sms(numbers, "Office closed on Friday")
+
+    reads = [q for q in captured.captured_queries if "helpdesk_sms_optout" in q["sql"]]
+    assert len(reads) == 1
+    assert [m.recipient for m in sent if m.status == Status.SUPPRESSED] == [numbers[250]]
+    assert not Message.objects.filter(recipient="+919812300999").exists()
+
+
+def test_a_contact_added_after_its_number_opted_out_is_suppressed_in_group_notifications(
+    memory_provider, group
+):
+    from helpdesk_sms.models import NotificationTemplate
+
+    NotificationTemplate.objects.create(
+        name="Floor", event="ticket_created", audience="group", group=group, body="New ticket"
+    )
+    opt_out("+919812345677")
+    group.members.add(Contact.objects.create(name="New", phone="+919812345677"))
+
+    make_ticket(phone="+919812345600")
+
+    statuses = dict(Message.objects.filter(audience="group").values_list("recipient", "status"))
+    assert statuses == {
+        CUSTOMER: Status.QUEUED,
+        OTHER: Status.QUEUED,
+        "+919812345677": Status.SUPPRESSED,
+    }
