@@ -32,6 +32,7 @@ from django.utils.translation import ngettext
 
 from . import admin_preview, api, balances, kick, outbox, resend, template_variables
 from .admin_budget import HeldByBudgetFilter
+from .admin_consent import ContactConsentMixin
 from .admin_group_send import GroupSendProgressAdmin, SendToGroupAdmin
 from .admin_health import HealthStateFilter, ProviderHealthAdminMixin
 from .admin_times import seconds_field, to_the_second
@@ -504,7 +505,7 @@ class SenderIDAdmin(ModelAdmin[SenderID]):
 
 
 @admin.register(Contact)
-class ContactAdmin(ModelAdmin[Contact]):
+class ContactAdmin(ContactConsentMixin, ModelAdmin[Contact]):
     list_display = ("name", "phone", "is_active", "opted_out", "created_at")
     list_filter = ("is_active", "opted_out", "groups")
     search_fields = ("name", "phone")

@@ -9,13 +9,14 @@ from typing import Any, overload
 
 from django.db import IntegrityError, connections, transaction
 
+from . import consent
 from .compose import Composer, Composers, apply_smart_replace, compose, creation_event
 from .exceptions import InvalidRecipient, SmsInputError
 from .inputs import check_numbers, check_send_options, check_text
 from .kick import dispatch_on_commit
 from .models import Message, MessageEvent, Provider, RecipientGroup, SenderID
 from .phones import country_of
-from .states import Priority
+from .states import Priority, Status
 
 #: Messages built and inserted at a time: a send to 100,000 numbers never holds more
 #: model instances than this (Django splits each chunk further where the database needs).
@@ -49,6 +50,8 @@ def send_sms(
     not take, or a value its provider does not allow, raises ``InvalidGatewayOption``.
     ``priority`` is ``"normal"`` (the default: held while a budget cap is reached) or
     ``"critical"`` (always sent); anything else raises ``InvalidPriority``.
+    A number on the opt-out list (:mod:`~helpdesk_sms.consent`) gets its message written
+    ``suppressed`` (error category ``opted_out``), not queued.
 
     The text, provider and sender are checked once however many numbers there are; each
     number is then only normalized, and the rows go in with bulk inserts, a chunk at a
@@ -106,6 +109,7 @@ def send_sms(
         fields["idempotency_key"] = idempotency_key
     note = "; ".join(filter(None, ["queued through send_sms", replaced_note]))
     sent = SentMessages(composers.all if composers is not None else [], text, fields)
+    listed = consent.opted_out_numbers(r for _c, r in recipients)  # one read for the send
     try:
         with transaction.atomic():
             if group_send is not None:
@@ -115,7 +119,12 @@ def send_sms(
             pairs = iter(recipients)
             while chunk := list(islice(pairs, CHUNK_SIZE)):
                 messages = [c.message(recipient=r, body=text, **fields) for c, r in chunk]
-                insert_messages(messages, [_with_route(note, c) for c, _r in chunk])
+                opted_out = consent.screen(messages, listed)  # suppressed, not queued
+                notes = [
+                    opted_out.get(id(m)) or _with_route(note, c)
+                    for m, (c, _r) in zip(messages, chunk, strict=True)
+                ]
+                insert_messages(messages, notes)
                 sent.add(messages, [c for c, _r in chunk])
     except IntegrityError:
         if idempotency_key:  # the first call with this key made it: return its message
@@ -157,6 +166,7 @@ class SentMessages(Sequence[Message]):
         self._rows: list[tuple[int, str, datetime, datetime, int]] = []
         self._commons: list[dict[str, Any]] = []
         self._index: dict[int, int] = {}
+        self._suppressed: dict[int, tuple[str, str]] = {}  # pk -> (category, reason)
         self._composers = composers
         for index, composer in enumerate(composers):
             # What the composer gives every message, read off one built like them.
@@ -187,6 +197,11 @@ class SentMessages(Sequence[Message]):
             (m.pk, m.recipient, m.created_at, m.updated_at, self._index[id(c)])
             for m, c in zip(messages, composers, strict=True)
         )
+        self._suppressed.update(
+            (m.pk, (m.error_category, m.error_text))
+            for m in messages
+            if m.status == Status.SUPPRESSED
+        )
 
     def _build(self, row: tuple[int, str, datetime, datetime, int]) -> Message:
         pk, recipient, created_at, updated_at, index = row
@@ -202,6 +217,11 @@ class SentMessages(Sequence[Message]):
         message.estimated_cost = composer.prices.estimate(message.parts, recipient)
         message.country = country_of(recipient)
         message.provider = composer.provider
+        if pk in self._suppressed:  # to an opted-out number (consent.screen)
+            message.error_category, message.error_text = self._suppressed[pk]
+            message.status = Status.SUPPRESSED
+            message.next_attempt_at = None
+            message.estimated_cost = None
         message._state.adding = False
         message._state.db = Message.objects.db
         return message

@@ -60,6 +60,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
                 id="helpdesk_sms.E008",
             )
         )
+    errors += _keyword_errors()
     for key in ("CUSTOMER_PHONE_RESOLVER", "AGENT_PHONE_RESOLVER"):
         try:
             conf.resolver(key)
@@ -198,6 +199,73 @@ def _undecryptable_credentials() -> list[CheckMessage]:
             id="helpdesk_sms.E006",
         )
     ]
+
+
+def _keyword_errors() -> list[CheckMessage]:
+    """The KEYWORDS setting's shape, and the reply texts' (docs/replies.md)."""
+    from .consent import KINDS, fold, keywords
+    from .consent_models import MAX_REPLY_LENGTH
+
+    errors: list[CheckMessage] = []
+    configured = conf.get("KEYWORDS")
+    if not isinstance(configured, dict):
+        return [
+            Error(
+                "HELPDESK_SMS['KEYWORDS'] must be a dict of lists of words by kind "
+                f"({', '.join(KINDS)}), not {type(configured).__name__}.",
+                id="helpdesk_sms.E030",
+            )
+        ]
+    for kind in sorted(set(configured) - set(KINDS), key=str):
+        errors.append(
+            Error(
+                f"HELPDESK_SMS['KEYWORDS'] has an unknown kind {kind!r}; known: "
+                f"{', '.join(KINDS)}.",
+                id="helpdesk_sms.E030",
+            )
+        )
+    for kind in KINDS:
+        words = configured.get(kind, [])
+        if isinstance(words, str) or not isinstance(words, list | tuple):
+            errors.append(
+                Error(
+                    f"HELPDESK_SMS['KEYWORDS'][{kind!r}] must be a list of words, not {words!r}.",
+                    id="helpdesk_sms.E031",
+                )
+            )
+            continue
+        for word in words:
+            if not isinstance(word, str) or not fold(word) or len(word) > 50:
+                errors.append(
+                    Error(
+                        f"HELPDESK_SMS['KEYWORDS'][{kind!r}] has {word!r}: each keyword must "
+                        "be a text of 1 to 50 characters with a letter or digit.",
+                        id="helpdesk_sms.E031",
+                    )
+                )
+    seen: dict[str, str] = {}
+    for kind, words in keywords().items():
+        for word in words:
+            other = seen.setdefault(fold(word), kind)
+            if other != kind:
+                errors.append(
+                    Error(
+                        f"HELPDESK_SMS['KEYWORDS']: {word!r} is both an {other} and an {kind} "
+                        "keyword (case and accents ignored); it would opt out.",
+                        id="helpdesk_sms.E032",
+                    )
+                )
+    for name in ("OPT_OUT_REPLY", "OPT_IN_REPLY", "HELP_REPLY"):
+        value = conf.get(name)
+        if not isinstance(value, str) or len(value) > MAX_REPLY_LENGTH:
+            errors.append(
+                Error(
+                    f"HELPDESK_SMS[{name!r}] must be a text of at most {MAX_REPLY_LENGTH} "
+                    f'characters ("": no reply), not {value!r:.60}.',
+                    id="helpdesk_sms.E033",
+                )
+            )
+    return errors
 
 
 def _safe_url(url: object) -> object:

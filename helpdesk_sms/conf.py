@@ -96,6 +96,16 @@ DEFAULTS: dict[str, Any] = {
     # (rotation). A list, or one comma-separated string. Required unless DEBUG is on
     # (docs/security.md; `manage.py sms_credentials generate-key` makes one).
     "CREDENTIAL_KEYS": (),
+    # Reply keywords (docs/replies.md): words a customer texts alone to opt out, opt in or ask
+    # for help, added to the built-in English ones (consent.DEFAULT_KEYWORDS), e.g.
+    # {"opt_out": ["AFMELDEN", "DAYANDIR"], "opt_in": ["AANMELDEN"], "help": ["HULP", "KÖMƏK"]}.
+    # Matched alone in the message, ignoring case, accents and trailing punctuation.
+    "KEYWORDS": {},
+    # The confirmation texted back after an opt-out and after an opt-in ("": none), and the
+    # answer to HELP when the provider sets no "help_reply" option of its own.
+    "OPT_OUT_REPLY": "You will get no more texts from us. Reply START to get them again.",
+    "OPT_IN_REPLY": "You will get our texts again. Reply STOP to stop them.",
+    "HELP_REPLY": "Reply STOP to stop our texts, START to get them again.",
     # Offer the test-only gateways (console, in-memory) in the provider form and the template
     # preview even with DEBUG off. Providers already using one keep working either way.
     "ALLOW_TEST_GATEWAYS": False,

@@ -24,6 +24,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Q, Sum
 
+from . import consent
 from .api import CHUNK_SIZE, insert_messages
 from .compose import Composer, Composers, apply_smart_replace
 from .exceptions import InvalidRecipient, SmsInputError
@@ -184,6 +185,10 @@ def plan(
     members = list(
         group.members.order_by("name", "pk").values_list("name", "phone", "is_active", "opted_out")
     )
+    listed = consent.opted_out_numbers(phone for _n, phone, _a, _o in members)
+    members = [
+        (name, phone, active, out or phone in listed) for name, phone, active, out in members
+    ]
     texted = [(name, phone) for name, phone, active, out in members if active and not out]
     inactive = sum(not active for _n, _p, active, _o in members)
     opted_out = sum(bool(active and out) for _n, _p, active, out in members)
@@ -341,13 +346,19 @@ def confirm(plan: Plan, *, token: str, user: Any) -> tuple[GroupSend, bool]:
                 estimated_cost=plan.estimated_cost,
                 currency=plan.currency,
             )
+            # Opted out since the preview: written suppressed, not queued (one read).
+            listed = consent.opted_out_numbers(d.number for d in plan.drafts)
             drafts = iter(plan.drafts)
             while chunk := list(islice(drafts, CHUNK_SIZE)):
                 messages = [
                     d.composer.message(recipient=d.number, body=d.body, group_send=send, **fields)
                     for d in chunk
                 ]
-                notes = ["; ".join(filter(None, [note, d.composer.route_note])) for d in chunk]
+                opted_out = consent.screen(messages, listed)
+                notes = [
+                    opted_out.get(id(m)) or "; ".join(filter(None, [note, d.composer.route_note]))
+                    for m, d in zip(messages, chunk, strict=True)
+                ]
                 insert_messages(messages, notes)
             dispatch_on_commit()
     except IntegrityError:

@@ -86,6 +86,8 @@ OUTBOX_OPTIONS: dict[str, str] = {
     "scheduling": "'local' (default): the app holds scheduled messages until due; "
     "'gateway': hand them to the gateway's own scheduler at once",
     "max_numbers": "at most this many numbers in one gateway request",
+    "help_reply": "the text sent back when a customer texts HELP through this provider "
+    "(default: the HELP_REPLY setting; docs/replies.md)",
 }
 
 
@@ -376,6 +378,10 @@ class Provider(models.Model):
                 }
             )
         problems = cls(self).option_errors()
+        if "help_reply" in self.options:
+            from .consent_models import help_reply_errors
+
+            problems = [*problems, *help_reply_errors(self.options["help_reply"])]
         if problems:
             raise ValidationError({"options": [p[0].upper() + p[1:] + "." for p in problems]})
         scheduling = self.scheduling()
@@ -1394,9 +1400,11 @@ class Dashboard(Message):
         verbose_name_plural = _("SMS dashboard")
 
 
-# Imported last: the route, health, budget and rate-window models refer to Provider and
-# SenderID by name, and Django finds models only through this module.
+# Imported last: the route, health, budget, consent and rate-window models refer to
+# Provider and SenderID by name, and Django finds models only through this module.
 from .budget_models import BudgetCap as BudgetCap  # noqa: E402
+from .consent_models import ConsentChange as ConsentChange  # noqa: E402
+from .consent_models import OptOut as OptOut  # noqa: E402
 from .health_models import ProviderHealth as ProviderHealth  # noqa: E402
 from .health_models import ProviderHealthChange as ProviderHealthChange  # noqa: E402
 from .ratelimit_models import RateWindow as RateWindow  # noqa: E402

@@ -32,7 +32,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count
 from django.utils import timezone
 
-from . import conf, signals, template_context
+from . import conf, consent, signals, template_context
 from .compose import Composer, Composers, apply_smart_replace, creation_event, resolve_provider
 from .exceptions import InvalidRecipient, SmsInputError
 from .inputs import check_notify_arguments
@@ -288,10 +288,6 @@ def _sticky_keys(
 #: Statuses of messages that never reached the number: not counted by the hourly limit.
 NOT_SENT = (Status.SUPPRESSED, Status.FAILED, Status.CANCELED)
 
-#: Numbers per query of the hourly count: one query for any event but a group of thousands,
-#: within SQLite's oldest limit of 999 parameters a statement.
-NUMBERS_PER_COUNT = 900
-
 
 def hourly_limit(template: NotificationTemplate) -> int:
     """The template's messages per number per hour (its own, else the setting for its
@@ -305,41 +301,47 @@ def hourly_limit(template: NotificationTemplate) -> int:
 
 
 def _limit_per_number(drafts: Sequence[Draft], now: datetime) -> None:
-    """Suppress the drafts over their number's hourly limit for their event.
+    """Suppress the drafts to opted-out numbers, then those over their number's hourly
+    limit for their event.
 
-    Counted in one grouped query for all the numbers and events of the pass (one per
-    :data:`NUMBERS_PER_COUNT` numbers): the last hour's messages to the same number for the
-    same event, except those that never went out (``NOT_SENT``); then each draft to send
-    counts too, in order. Not locked: two saves at the same instant may both pass (a limit
-    against loops, not an exact quota).
+    Both are read in one statement for all the numbers and events of the pass (one per
+    :data:`NUMBERS_PER_COUNT` numbers): the numbers on the opt-out
+    list, UNION the last hour's messages to the same numbers for the same events, except
+    those that never went out (``NOT_SENT``); then each draft to send counts too, in order.
+    Not locked: two saves at the same instant may both pass (a limit against loops, not an
+    exact quota).
     """
+    pending = [d for d in drafts if d.message.recipient and d.message.status in PENDING]
+    if not pending:
+        return
     limited = [
         (draft, template, limit)
-        for draft in drafts
-        if draft.message.recipient
-        and draft.message.status in PENDING
-        and (template := draft.message.template) is not None
-        and (limit := hourly_limit(template))
+        for draft in pending
+        if (template := draft.message.template) is not None and (limit := hourly_limit(template))
     ]
-    if not limited:
-        return
-    numbers = sorted({d.message.recipient for d, _, _ in limited})
+    events = {d.message.event for d, _, _ in limited}
+    numbers = sorted({d.message.recipient for d in pending})
+    listed: set[str] = set()
     counts: Counter[tuple[str, str]] = Counter()
     for start in range(0, len(numbers), NUMBERS_PER_COUNT):
-        recent = (
-            Message.objects.filter(
-                recipient__in=numbers[start : start + NUMBERS_PER_COUNT],
-                event__in={d.message.event for d, _, _ in limited},
-                created_at__gt=now - timedelta(hours=1),
-            )
-            .exclude(status__in=NOT_SENT)
-            .order_by()
-            .values_list("recipient", "event")
-            .annotate(sent=Count("pk"))
-        )
-        counts.update({(recipient, event): sent for recipient, event, sent in recent})
+        chunk = numbers[start : start + NUMBERS_PER_COUNT]
+        wanted = set(chunk)
+        rows = consent.listed_rows(chunk, LISTED)
+        if limited:
+            rows = _recent_counts(chunk, events, now).union(rows, all=True)
+        for recipient, event, sent in rows:
+            if event == LISTED:  # a range: keep the pass's own numbers
+                if recipient in wanted:
+                    listed.add(recipient)
+            else:
+                counts[(recipient, event)] = sent
+    for draft in pending:
+        if draft.message.recipient in listed:
+            draft.note = consent.suppress(draft.message)
     for draft, template, limit in limited:
         message = draft.message
+        if message.status not in PENDING:
+            continue
         key = (message.recipient, message.event)
         if counts[key] < limit:
             counts[key] += 1
@@ -353,6 +355,28 @@ def _limit_per_number(drafts: Sequence[Draft], now: datetime) -> None:
         message.error_text = reason
         message.next_attempt_at = None
         draft.note = reason
+
+
+#: Numbers per query of the hourly count: one query for any event but a group of thousands,
+#: within SQLite's oldest limit of 999 parameters a statement (the opt-out rows sharing the
+#: statement take two: a range).
+NUMBERS_PER_COUNT = 900
+
+#: The "event" of the opt-out rows in the shared statement: no event is named so.
+LISTED = "~opted-out"
+
+
+def _recent_counts(numbers: Sequence[str], events: set[str], now: datetime) -> Any:
+    """``(recipient, event, count)`` of the last hour's messages that went out."""
+    return (
+        Message.objects.filter(
+            recipient__in=numbers, event__in=events, created_at__gt=now - timedelta(hours=1)
+        )
+        .exclude(status__in=NOT_SENT)
+        .order_by()
+        .values_list("recipient", "event")
+        .annotate(sent=Count("pk"))
+    )
 
 
 def _insert(drafts: Sequence[Draft]) -> None:

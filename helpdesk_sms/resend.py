@@ -22,7 +22,7 @@ from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from . import conf
+from . import conf, consent
 from .compose import Composer, Composers, creation_event
 from .exceptions import SmsInputError
 from .kick import dispatch_on_commit
@@ -88,6 +88,11 @@ def resend(
         )
     except SmsInputError as exc:
         raise ResendRefused(f"still not sendable: {exc}") from None
+    if consent.is_opted_out(message.recipient):
+        raise ResendRefused(
+            f"{message.recipient} is on the opt-out list: it is texted nothing until it "
+            "opts in again (replies START, or an operator opts it in)"
+        )
     try:
         with transaction.atomic():
             message.save(force_insert=True)
