@@ -174,12 +174,17 @@ HELPDESK_SMS = {
     "SWEEP_INTERVAL": 30,
     "REPORT_POLL_INTERVAL": 10,
     "BALANCE_CHECK_INTERVAL": 300,
-    # The demo's own Ticket model is watched by its saves; its Task is the "task added".
+    # The demo's own Ticket model is watched by its saves; its Task is the "task added",
+    # its CustomerReply a customer's SMS answer.
     "MODEL_WATCHER": {
         "TICKET_MODEL": "demo.Ticket",
         "ASSIGNEE_FIELD": "assigned_to",
         "TASK_MODEL": "demo.Task",
         "TASK_TICKET_FIELD": "ticket",
+        # A customer's SMS answer to one of its tickets becomes a CustomerReply on it.
+        "REPLY_MODEL": "demo.CustomerReply",
+        "REPLY_TEXT_FIELD": "text",
+        "REPLY_NUMBER_FIELD": "number",
     },
     # django-helpdesk tickets keep the customer's mobile in their "phone" custom field;
     # other tickets (the demo's own) fall back to the default resolver.

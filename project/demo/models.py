@@ -50,3 +50,22 @@ class Task(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class CustomerReply(models.Model):
+    """A customer's SMS answer, put on its ticket by helpdesk_sms (MODEL_WATCHER REPLY_MODEL)."""
+
+    ticket = models.ForeignKey(
+        Ticket, verbose_name="ticket", on_delete=models.CASCADE, related_name="replies"
+    )
+    number = models.CharField("from", max_length=30, help_text="The customer's number.")
+    text = models.TextField("text", help_text="What the customer wrote.")
+    received_at = models.DateTimeField("received", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "customer SMS reply"
+        verbose_name_plural = "customer SMS replies"
+        ordering = ("received_at",)
+
+    def __str__(self) -> str:
+        return f"{self.number}: {self.text[:40]}"
