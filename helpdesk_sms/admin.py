@@ -9,7 +9,6 @@ record, changed only through the state machine's operator actions (retry, cancel
 from __future__ import annotations
 
 import functools
-import json
 import logging
 from collections.abc import Sequence
 from decimal import Decimal
@@ -34,6 +33,7 @@ from . import admin_preview, api, balances, kick, outbox, resend, template_varia
 from .admin_budget import HeldByBudgetFilter
 from .admin_group_send import GroupSendProgressAdmin, SendToGroupAdmin
 from .admin_health import HealthStateFilter, ProviderHealthAdminMixin
+from .admin_json import json_block as _json_block
 from .admin_times import seconds_field, to_the_second
 from .dashboard.views import DashboardAdmin
 from .exceptions import SmsInputError
@@ -650,18 +650,6 @@ class NotificationTemplateAdmin(ModelAdmin[NotificationTemplate]):
 # -- the message log -------------------------------------------------------------------
 
 
-def _pretty_json(data: Any, secrets: list[str]) -> str:
-    if not data:
-        return ""
-    text = json.dumps(data, indent=2, ensure_ascii=False, sort_keys=True, default=str)
-    return redact(text, secrets)  # belt and braces: adapters store redacted data already
-
-
-def _json_block(data: Any, secrets: list[str]) -> SafeString | str:
-    text = _pretty_json(data, secrets)
-    return format_html('<pre style="white-space: pre-wrap">{}</pre>', text) if text else ""
-
-
 #: Status -> badge colour. The badge always carries the status's text: colour only helps.
 STATUS_COLOURS: dict[str, str] = {
     Status.SCHEDULED: "#5a6a75",
@@ -1179,5 +1167,5 @@ class BalanceSnapshotAdmin(ReadOnlyLogAdmin[BalanceSnapshot]):
 admin.site.register(Dashboard, DashboardAdmin)
 
 
-# Registered by importing: the route pages live in their own module.
-from . import admin_routes  # noqa: E402, F401
+# Registered by importing: the route and inbound SMS pages live in their own modules.
+from . import admin_inbound, admin_routes  # noqa: E402, F401
