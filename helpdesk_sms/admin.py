@@ -160,6 +160,24 @@ class ProviderPriceInline(TabularInline[ProviderPrice, Provider]):
     verbose_name_plural = _("prices per destination country (override the price per part)")
 
 
+def _push_url(
+    obj: Provider | None,
+    url_name: str,
+    capability: Capability,
+    unsupported: StrOrPromise,
+    advice: StrOrPromise,
+) -> StrOrPromise:
+    """A provider's push URL (reports, replies) with the secret as a placeholder."""
+    if obj is None or not obj.pk:
+        return _("Save the provider first.")
+    if not obj.gateway_class().has(capability):
+        return unsupported
+    path = reverse(url_name, kwargs={"provider_id": obj.pk, "secret": "SECRET"})
+    return format_html(
+        "https://&lt;your site&gt;{}<br>{}", path.replace("SECRET", "<callback secret>"), advice
+    )
+
+
 @admin.register(Provider)
 class ProviderAdmin(ProviderHealthAdminMixin, ModelAdmin[Provider]):
     form = ProviderAdminForm
@@ -180,6 +198,7 @@ class ProviderAdmin(ProviderHealthAdminMixin, ModelAdmin[Provider]):
         "credential_status",
         "gateway_info",
         "callback_url",
+        "inbound_url",
         "threshold_status",
         "health_shown",
         "health_history",
@@ -222,8 +241,15 @@ class ProviderAdmin(ProviderHealthAdminMixin, ModelAdmin[Provider]):
             },
         ),
         (
-            _("Delivery reports pushed by the gateway"),
-            {"fields": ("callback_secrets", "clear_callback_secrets", "callback_url")},
+            _("Delivery reports and customer replies pushed by the gateway"),
+            {
+                "fields": (
+                    "callback_secrets",
+                    "clear_callback_secrets",
+                    "callback_url",
+                    "inbound_url",
+                )
+            },
         ),
         (_("Prices"), {"fields": ("price_per_part", "currency")}),
         (
@@ -341,17 +367,23 @@ class ProviderAdmin(ProviderHealthAdminMixin, ModelAdmin[Provider]):
     @admin.display(description=_("callback URL"))
     def callback_url(self, obj: Provider | None) -> StrOrPromise:
         """Where the gateway should push reports; the secret is shown only as a placeholder."""
-        if obj is None or not obj.pk:
-            return _("Save the provider first.")
-        if not obj.gateway_class().has(Capability.DLR_PUSH):
-            return _("This gateway does not push delivery reports.")
-        path = reverse(
-            "helpdesk_sms:callback", kwargs={"provider_id": obj.pk, "secret": "SECRET"}
-        ).replace("SECRET", "<callback secret>")
-        return format_html(
-            "https://&lt;your site&gt;{}<br>{}",
-            path,
+        return _push_url(
+            obj,
+            "helpdesk_sms:callback",
+            Capability.DLR_PUSH,
+            _("This gateway does not push delivery reports."),
             _("Give the gateway this URL with one of the callback secrets in place."),
+        )
+
+    @admin.display(description=_("inbound SMS URL"))
+    def inbound_url(self, obj: Provider | None) -> StrOrPromise:
+        """Where the gateway should push customer replies (docs/replies.md); no secret."""
+        return _push_url(
+            obj,
+            "helpdesk_sms:inbound",
+            Capability.INBOUND,
+            _("This gateway does not push customer replies."),
+            _("Give the gateway this URL for replies, with one of the callback secrets in place."),
         )
 
     @admin.display(description=_("gateway capabilities and options"))

@@ -115,3 +115,10 @@ def test_the_dashboard_counts_replies_kept_for_a_human_and_links_them(admin_clie
     listing = admin_client.get(item["url"])
     assert item["count"] == listing.context["cl"].result_count == 2
     assert "customer replies kept for a human" in text(response)
+
+
+def test_the_provider_page_shows_the_inbound_url_without_the_secret(admin_client, provider):
+    shown = page(admin_client.get(url("provider", "change", provider.pk)))
+
+    assert f"/sms/inbound/{provider.pk}/&lt;callback secret&gt;/" in shown
+    assert SECRET not in shown

@@ -304,3 +304,12 @@ def test_fuzzed_pushes_never_get_a_500(live_server, provider):
 
     assert set(statuses) <= {200, 400}
     assert 200 in statuses and 400 in statuses
+
+
+def test_a_gateway_without_the_inbound_capability_is_refused(live_server, db):
+    console = Provider.objects.create(name="Console", gateway="console", callback_secrets=SECRET)
+
+    response = requests.post(url(live_server, console), data=GENERIC, timeout=10)
+
+    assert response.status_code == 400
+    assert "does not take inbound SMS" in response.text

@@ -130,3 +130,17 @@ def test_a_simulator_without_reply_to_says_so():
 def test_the_cli_send_reply_needs_a_text():
     with pytest.raises(CommandError, match="--text"):
         call_command("sms_simulate", "send-reply", "--url", "http://127.0.0.1:9", "--from", "1")
+
+
+def test_the_cli_takes_reply_to_or_reply_to_env_not_both():
+    with pytest.raises(CommandError, match="--reply-to: give --reply-to or --reply-to-env"):
+        call_command(
+            "sms_simulate", "canlog", "--reply-to", "http://a/", "--reply-to-env", "REPLY_URL"
+        )
+
+
+def test_the_cli_refuses_an_unset_reply_to_env(monkeypatch):
+    monkeypatch.delenv("REPLY_URL", raising=False)
+
+    with pytest.raises(CommandError, match=r"--reply-to-env: \$REPLY_URL is empty or unset"):
+        call_command("sms_simulate", "canlog", "--reply-to-env", "REPLY_URL")
