@@ -763,7 +763,11 @@ def test_simulator_answers_the_balance_on_a_send_path_with_balance_true(smsclone
 
 
 def test_the_gateway_declares_bulk_and_balance_and_no_delivery_reports():
-    assert SmscloneGateway.capabilities == {Capability.BULK, Capability.BALANCE}
+    assert SmscloneGateway.capabilities == {
+        Capability.BULK,
+        Capability.BALANCE,
+        Capability.INBOUND,  # customer replies (docs/replies.md)
+    }
     assert not SmscloneGateway.has(Capability.DLR_POLL)
     assert not SmscloneGateway.has(Capability.DLR_PUSH)
 
