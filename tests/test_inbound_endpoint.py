@@ -319,3 +319,20 @@ def test_a_gateway_without_the_inbound_capability_is_refused(live_server, db):
 
     assert response.status_code == 400
     assert "does not take inbound SMS" in response.text
+
+
+def test_the_log_filter_masks_the_secret_of_an_inbound_path():
+    from helpdesk_sms.logredact import RedactQuerySecrets
+
+    record = logging.LogRecord(
+        "django.server",
+        logging.INFO,
+        "",
+        0,
+        '"GET /sms/inbound/3/%s/?from=1 HTTP/1.1" 200',
+        (SECRET,),
+        None,
+    )
+    RedactQuerySecrets().filter(record)
+
+    assert record.getMessage() == '"GET /sms/inbound/3/***/?from=1 HTTP/1.1" 200'
