@@ -122,3 +122,12 @@ def test_the_provider_page_shows_the_inbound_url_without_the_secret(admin_client
 
     assert f"/sms/inbound/{provider.pk}/&lt;callback secret&gt;/" in shown
     assert SECRET not in shown
+
+
+def test_sms_provider_show_prints_the_inbound_url_without_the_secret(provider):
+    from .test_commands import run
+
+    output = run("sms_provider", "show", provider.name, "--base-url", "https://h.example")
+
+    assert f"Inbound URL: https://h.example/sms/inbound/{provider.pk}/<callback secret>/" in output
+    assert SECRET not in output
