@@ -21,7 +21,6 @@ from django.utils import timezone
 
 from . import inbound_processing
 from .gateways.base import redact, redact_params
-from .gateways.inbound import InboundFieldError
 from .inbound_models import InboundAction, InboundMessage
 from .inputs import check_text
 from .models import Provider
@@ -103,6 +102,3 @@ def stored_raw(provider: Provider, data: Mapping[str, Any]) -> dict[str, str]:
     kept = {str(k)[:100]: str(v) for k, v in list(data.items())[:RAW_MAX_FIELDS]}
     masked: dict[str, str] = redact(redact_params(kept), provider.secret_values())
     return {k: v[:RAW_MAX_CHARS] for k, v in masked.items()}
-
-
-__all__ = ["InboundFieldError", "Received", "receive", "stored_raw"]
