@@ -9,7 +9,6 @@ record, changed only through the state machine's operator actions (retry, cancel
 from __future__ import annotations
 
 import functools
-import json
 import logging
 from collections.abc import Sequence
 from decimal import Decimal
@@ -35,6 +34,7 @@ from .admin_budget import HeldByBudgetFilter
 from .admin_consent import ContactConsentMixin
 from .admin_group_send import GroupSendProgressAdmin, SendToGroupAdmin
 from .admin_health import HealthStateFilter, ProviderHealthAdminMixin
+from .admin_json import json_block as _json_block
 from .admin_times import seconds_field, to_the_second
 from .dashboard.views import DashboardAdmin
 from .exceptions import SmsInputError
@@ -161,6 +161,24 @@ class ProviderPriceInline(TabularInline[ProviderPrice, Provider]):
     verbose_name_plural = _("prices per destination country (override the price per part)")
 
 
+def _push_url(
+    obj: Provider | None,
+    url_name: str,
+    capability: Capability,
+    unsupported: StrOrPromise,
+    advice: StrOrPromise,
+) -> StrOrPromise:
+    """A provider's push URL (reports, replies) with the secret as a placeholder."""
+    if obj is None or not obj.pk:
+        return _("Save the provider first.")
+    if not obj.gateway_class().has(capability):
+        return unsupported
+    path = reverse(url_name, kwargs={"provider_id": obj.pk, "secret": "SECRET"})
+    return format_html(
+        "https://&lt;your site&gt;{}<br>{}", path.replace("SECRET", "<callback secret>"), advice
+    )
+
+
 @admin.register(Provider)
 class ProviderAdmin(ProviderHealthAdminMixin, ModelAdmin[Provider]):
     form = ProviderAdminForm
@@ -181,6 +199,7 @@ class ProviderAdmin(ProviderHealthAdminMixin, ModelAdmin[Provider]):
         "credential_status",
         "gateway_info",
         "callback_url",
+        "inbound_url",
         "threshold_status",
         "health_shown",
         "health_history",
@@ -223,8 +242,15 @@ class ProviderAdmin(ProviderHealthAdminMixin, ModelAdmin[Provider]):
             },
         ),
         (
-            _("Delivery reports pushed by the gateway"),
-            {"fields": ("callback_secrets", "clear_callback_secrets", "callback_url")},
+            _("Delivery reports and customer replies pushed by the gateway"),
+            {
+                "fields": (
+                    "callback_secrets",
+                    "clear_callback_secrets",
+                    "callback_url",
+                    "inbound_url",
+                )
+            },
         ),
         (_("Prices"), {"fields": ("price_per_part", "currency")}),
         (
@@ -342,17 +368,23 @@ class ProviderAdmin(ProviderHealthAdminMixin, ModelAdmin[Provider]):
     @admin.display(description=_("callback URL"))
     def callback_url(self, obj: Provider | None) -> StrOrPromise:
         """Where the gateway should push reports; the secret is shown only as a placeholder."""
-        if obj is None or not obj.pk:
-            return _("Save the provider first.")
-        if not obj.gateway_class().has(Capability.DLR_PUSH):
-            return _("This gateway does not push delivery reports.")
-        path = reverse(
-            "helpdesk_sms:callback", kwargs={"provider_id": obj.pk, "secret": "SECRET"}
-        ).replace("SECRET", "<callback secret>")
-        return format_html(
-            "https://&lt;your site&gt;{}<br>{}",
-            path,
+        return _push_url(
+            obj,
+            "helpdesk_sms:callback",
+            Capability.DLR_PUSH,
+            _("This gateway does not push delivery reports."),
             _("Give the gateway this URL with one of the callback secrets in place."),
+        )
+
+    @admin.display(description=_("inbound SMS URL"))
+    def inbound_url(self, obj: Provider | None) -> StrOrPromise:
+        """Where the gateway should push customer replies (docs/replies.md); no secret."""
+        return _push_url(
+            obj,
+            "helpdesk_sms:inbound",
+            Capability.INBOUND,
+            _("This gateway does not push customer replies."),
+            _("Give the gateway this URL for replies, with one of the callback secrets in place."),
         )
 
     @admin.display(description=_("gateway capabilities and options"))
@@ -649,18 +681,6 @@ class NotificationTemplateAdmin(ModelAdmin[NotificationTemplate]):
 
 
 # -- the message log -------------------------------------------------------------------
-
-
-def _pretty_json(data: Any, secrets: list[str]) -> str:
-    if not data:
-        return ""
-    text = json.dumps(data, indent=2, ensure_ascii=False, sort_keys=True, default=str)
-    return redact(text, secrets)  # belt and braces: adapters store redacted data already
-
-
-def _json_block(data: Any, secrets: list[str]) -> SafeString | str:
-    text = _pretty_json(data, secrets)
-    return format_html('<pre style="white-space: pre-wrap">{}</pre>', text) if text else ""
 
 
 #: Status -> badge colour. The badge always carries the status's text: colour only helps.
@@ -1180,5 +1200,5 @@ class BalanceSnapshotAdmin(ReadOnlyLogAdmin[BalanceSnapshot]):
 admin.site.register(Dashboard, DashboardAdmin)
 
 
-# Registered by importing: the route pages live in their own module.
-from . import admin_routes  # noqa: E402, F401
+# Registered by importing: the route and inbound SMS pages live in their own modules.
+from . import admin_inbound, admin_routes  # noqa: E402, F401

@@ -13,8 +13,9 @@ SECRET_IN_QUERY = re.compile(
     r"(?i)\b([\w.-]*(?:api_?key|pass(?:word)?|pwd|secret|token)[\w.-]*)=[^&\s\"']*"
 )
 
-#: The secret segment of a delivery-report URL (``/callback/<provider>/<secret>/``).
-SECRET_IN_CALLBACK_PATH = re.compile(r"(/callback/\d+/)[^/\s?\"']+")
+#: The secret segment of a delivery-report or inbound URL (``/callback/<provider>/<secret>/``,
+#: ``/inbound/<provider>/<secret>/``).
+SECRET_IN_CALLBACK_PATH = re.compile(r"(/(?:callback|inbound)/\d+/)[^/\s?\"']+")
 
 #: Loggers known to write request URLs or paths.
 URL_LOGGERS = ("urllib3.connectionpool", "requests", "django.server", "django.request")

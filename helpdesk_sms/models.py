@@ -288,8 +288,7 @@ class Provider(models.Model):
         # A deferred field is not read just to compare it (that would decrypt it).
         deferred = self.get_deferred_fields()
         return tuple(  # type: ignore[return-value]
-            "" if name in deferred else getattr(self, name) or ""
-            for name in CREDENTIAL_FIELDS
+            "" if name in deferred else getattr(self, name) or "" for name in CREDENTIAL_FIELDS
         )
 
     def gateway_class(self) -> type[Gateway]:
@@ -377,7 +376,8 @@ class Provider(models.Model):
                     }
                 }
             )
-        problems = cls(self).option_errors()
+        gateway = cls(self)
+        problems = gateway.option_errors() + gateway.inbound_option_errors()
         if "help_reply" in self.options:
             from .consent_models import help_reply_errors
 
@@ -647,7 +647,7 @@ class NotificationTemplate(models.Model):
         blank=True,
         help_text=_(
             'Per-message options of the provider\'s gateway, e.g. {"route": "22", "channel": '
-            '"Promo"} for Canlog: they override the provider\'s own for this template\'s '
+            "\"Promo\"} for Canlog: they override the provider's own for this template's "
             "messages. Needs a provider; see the gateway's documentation page."
         ),
     )
@@ -1184,9 +1184,7 @@ class Message(models.Model):
             # Budget caps: the normal-priority queued messages of a provider (held, or to be
             # held), and a period's spend by provider and currency (submitted_at first).
             models.Index(fields=["status", "priority", "provider"], name="hsms_msg_budget"),
-            models.Index(
-                fields=["submitted_at", "provider", "currency"], name="hsms_msg_spend"
-            ),
+            models.Index(fields=["submitted_at", "provider", "currency"], name="hsms_msg_spend"),
             # The hourly limit per number: one event's recent messages to a pass's numbers.
             models.Index(fields=["recipient", "event", "created_at"], name="hsms_msg_number_hour"),
         ]
@@ -1400,13 +1398,14 @@ class Dashboard(Message):
         verbose_name_plural = _("SMS dashboard")
 
 
-# Imported last: the route, health, budget, consent and rate-window models refer to
+# Imported last: the route, health, budget, consent, inbound and rate-window models refer to
 # Provider and SenderID by name, and Django finds models only through this module.
 from .budget_models import BudgetCap as BudgetCap  # noqa: E402
 from .consent_models import ConsentChange as ConsentChange  # noqa: E402
 from .consent_models import OptOut as OptOut  # noqa: E402
 from .health_models import ProviderHealth as ProviderHealth  # noqa: E402
 from .health_models import ProviderHealthChange as ProviderHealthChange  # noqa: E402
+from .inbound_models import InboundMessage as InboundMessage  # noqa: E402
 from .ratelimit_models import RateWindow as RateWindow  # noqa: E402
 from .route_models import Route as Route  # noqa: E402
 from .route_models import RouteHop as RouteHop  # noqa: E402

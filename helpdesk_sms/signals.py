@@ -23,6 +23,10 @@ Outgoing:
   ``notify()`` right after it wrote the messages of an event (queued, suppressed or failed,
   each with its reason), inside the host's transaction; receivers must not raise (they are
   called robustly and their errors logged). The admin's save feedback listens to it.
+* ``sms_received`` (sender=InboundMessage, message=InboundMessage, ticket=the matched ticket
+  or None) sent once per customer SMS, when it is first stored and processed (a repeated
+  push of the same SMS sends nothing), after ``message.action`` is set. Called robustly:
+  a receiver's error is logged and the push is still answered 200.
 """
 
 import logging
@@ -41,6 +45,7 @@ balance_low = Signal()
 budget_cap_reached = Signal()
 notification_messages_created = Signal()
 provider_health_changed = Signal()
+sms_received = Signal()
 
 
 def send_robustly(signal: Signal, name: str, sender: Any, **kwargs: Any) -> None:

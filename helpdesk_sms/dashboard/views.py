@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 from ..admin_health import clock, describe, row_of
 from ..budget import BudgetBoard, amount_text
 from ..health_models import CircuitState
+from ..inbound_models import InboundAction, InboundMessage
 from ..models import Dashboard, Provider
 from ..pricing import format_cost
 from ..states import Status
@@ -333,6 +334,13 @@ def _outbox_panel(now: datetime) -> dict[str, Any]:
                 "label": _("unknown, of any age"),
                 "count": waiting.unknown,
                 "url": messages_url(status__exact=Status.UNKNOWN),
+            },
+            {
+                "label": _("customer replies kept for a human"),
+                "count": InboundMessage.objects.filter(action=InboundAction.UNASSIGNED).count(),
+                "url": reverse("admin:helpdesk_sms_inboundmessage_changelist")
+                + "?"
+                + urlencode({"action__exact": InboundAction.UNASSIGNED}),
             },
         ],
     }

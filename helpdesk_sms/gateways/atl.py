@@ -44,6 +44,7 @@ from .base import (
     digits,
     is_number,
 )
+from .inbound import INBOUND_OPTION_HELP
 
 logger = logging.getLogger(__name__)
 
@@ -213,6 +214,7 @@ class AtlGateway(Gateway):
             Capability.BULK,
             Capability.DLR_POLL,
             Capability.BALANCE,
+            Capability.INBOUND,
         }
     )
     max_numbers_per_request = 500
@@ -229,6 +231,7 @@ class AtlGateway(Gateway):
             "'gateway': sent at once with ATL's 'scheduled' date."
         ),
         "max_numbers": "Numbers per submit request (default 500).",
+        **INBOUND_OPTION_HELP,
     }
 
     # -- operations ------------------------------------------------------------------------

@@ -24,6 +24,8 @@ import requests
 from urllib3.exceptions import NameResolutionError, NewConnectionError
 
 from .. import conf
+from . import inbound
+from .inbound import InboundSms
 
 if TYPE_CHECKING:  # pragma: no cover
     from django.http import HttpRequest
@@ -47,6 +49,8 @@ class Capability(enum.StrEnum):
     DLR_POLL = "dlr_poll"
     DLR_PUSH = "dlr_push"
     BALANCE = "balance"
+    #: Takes customers' replies pushed to /sms/inbound/<provider>/<secret>/ (parse_inbound).
+    INBOUND = "inbound"
 
 
 class ErrorCategory(enum.StrEnum):
@@ -208,6 +212,9 @@ class Gateway:
     #: these sets, complete (``()``: none, as for the console). Checked by Provider.clean,
     #: so the admin and the ``sms_provider`` commands refuse a provider that cannot log in.
     credential_sets: ClassVar[tuple[frozenset[str], ...]] = ()
+    #: The shape of the gateway's inbound push (a key of ``inbound.PRESETS``), unless the
+    #: provider's ``inbound_preset`` option names another.
+    inbound_preset: ClassVar[str] = "generic"
 
     def __init__(self, provider: Provider) -> None:
         self.provider = provider
@@ -256,6 +263,24 @@ class Gateway:
     def parse_callback(self, request: HttpRequest) -> list[DeliveryReport]:
         raise GatewayError(ErrorCategory.INVALID_REQUEST, f"{self.name} pushes no reports")
 
+    def parse_inbound(self, data: Mapping[str, str]) -> InboundSms:
+        """One customer SMS from a push's parameters, read by the provider's field mapping.
+
+        The preset (``inbound_preset`` option, else the gateway's) with ``inbound_fields``
+        over it; the sender normalized to E.164 in the provider's default region. Raises
+        :class:`~.inbound.InboundFieldError` naming the parameter when it cannot be read.
+        """
+        options = self.provider.options or {}
+        preset = inbound.preset_for(options, self.inbound_preset)
+        time_format = options.get("inbound_time_format")
+        return inbound.parse(
+            data,
+            mapping=inbound.field_map(options, self.inbound_preset),
+            time_formats=(time_format,) if time_format else preset.time_formats,
+            tz=self.tz,
+            region=self.provider.default_region or None,
+        )
+
     # -- validation and formatting -------------------------------------------------------
 
     def sender_errors(self, sender: str) -> list[str]:
@@ -273,6 +298,12 @@ class Gateway:
     def option_errors(self) -> list[str]:
         """Problems with the provider's option values, as sentences (checked on save)."""
         return []
+
+    def inbound_option_errors(self) -> list[str]:
+        """Problems with the inbound options (``inbound_*``), checked on save beside those."""
+        if not self.has(Capability.INBOUND):
+            return []
+        return inbound.option_errors(self.provider.options or {})
 
     def text_encodings(self) -> frozenset[str]:
         """Encodings beyond GSM-7 and UCS-2 this provider carries (``"latin1"``); none here.

@@ -35,6 +35,7 @@ from .base import (
     match_entries,
     redact_params,
 )
+from .inbound import INBOUND_OPTION_HELP
 
 logger = logging.getLogger(__name__)
 
@@ -171,6 +172,7 @@ class CanlogGateway(Gateway):
             Capability.BULK,
             Capability.DLR_POLL,
             Capability.BALANCE,
+            Capability.INBOUND,
         }
     )
     max_numbers_per_request = 100
@@ -193,6 +195,7 @@ class CanlogGateway(Gateway):
             "DLT principal entity id, sent as 'peid' with messages that have a registered "
             "template id (sent as 'dlttemplateid')."
         ),
+        **INBOUND_OPTION_HELP,
     }
 
     message_option_help: ClassVar[dict[str, str]] = {

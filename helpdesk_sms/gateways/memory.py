@@ -25,6 +25,7 @@ from .base import (
     ReportRef,
     SendOutcome,
 )
+from .inbound import INBOUND_OPTION_HELP
 
 if TYPE_CHECKING:  # pragma: no cover
     from django.http import HttpRequest
@@ -45,12 +46,14 @@ class MemoryGateway(Gateway):
             Capability.BALANCE,
             Capability.DLR_PUSH,
             Capability.CANCEL,
+            Capability.INBOUND,
         }
     )
     max_numbers_per_request = 50
     option_help: ClassVar[dict[str, str]] = {
         "scheduling": "'local' (default) or 'gateway'",
         "max_numbers": "numbers per request",
+        **INBOUND_OPTION_HELP,
     }
 
     #: Every batch sent, in order. Tests clear it.

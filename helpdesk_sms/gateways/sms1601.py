@@ -41,6 +41,7 @@ from .base import (
     is_number,
     redact_params,
 )
+from .inbound import INBOUND_OPTION_HELP
 
 if TYPE_CHECKING:  # pragma: no cover
     from django.http import HttpRequest
@@ -275,11 +276,15 @@ class Sms1601Gateway(Gateway):
             Capability.DLR_POLL,
             Capability.DLR_PUSH,
             Capability.BALANCE,
+            Capability.INBOUND,
         }
     )
     max_numbers_per_request = 1
     max_parts = 3
     max_sender_length = 12
+    #: Assumed from the documented delivery-notification push (see gateways/inbound.py):
+    #: to be confirmed with 1601SMS; the mapping is editable per provider.
+    inbound_preset = "sms1601"
     option_help: ClassVar[dict[str, str]] = {
         "password_sha1": (
             "true: send the SHA-1 of the password as klantpwd instead of the password itself."
@@ -305,6 +310,7 @@ class Sms1601Gateway(Gateway):
             "true: let 1601SMS e-mail a confirmation after each scheduled message is sent; "
             "default false (emailen=nee)."
         ),
+        **INBOUND_OPTION_HELP,
     }
 
     # -- operations ------------------------------------------------------------------------

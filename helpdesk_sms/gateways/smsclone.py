@@ -30,6 +30,7 @@ from .base import (
     match_entries,
     redact_params,
 )
+from .inbound import INBOUND_OPTION_HELP
 
 #: Route (the ``route`` option) -> the document's send path.
 SEND_PATHS: dict[str, str] = {
@@ -175,7 +176,7 @@ class SmscloneGateway(Gateway):
     name = "smsclone"
     verbose_name = "smsclone.com"
     credential_sets = (frozenset({"username", "password"}),)
-    capabilities = frozenset({Capability.BULK, Capability.BALANCE})
+    capabilities = frozenset({Capability.BULK, Capability.BALANCE, Capability.INBOUND})
     max_numbers_per_request = 100
     max_parts = None
     max_sender_length = None
@@ -191,6 +192,7 @@ class SmscloneGateway(Gateway):
             "Words your smsclone account refuses in a sender ID (TG18), as a list; a sender "
             "ID containing one (any case) is refused before sending."
         ),
+        **INBOUND_OPTION_HELP,
     }
 
     # -- operations ------------------------------------------------------------------------

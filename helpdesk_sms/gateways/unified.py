@@ -35,6 +35,7 @@ from .base import (
     match_entries,
     redact_params,
 )
+from .inbound import INBOUND_OPTION_HELP
 
 if TYPE_CHECKING:  # pragma: no cover
     from django.http import HttpRequest
@@ -193,6 +194,7 @@ class UnifiedGateway(Gateway):
             Capability.SCHEDULE,
             Capability.BULK,
             Capability.DLR_PUSH,
+            Capability.INBOUND,
         }
     )
     max_numbers_per_request = 100
@@ -218,6 +220,7 @@ class UnifiedGateway(Gateway):
             "false (default): URL-UTF-8 as the document says."
         ),
         "dlr": "Ask for delivery reports (dlr=1, the default); false sends dlr=0.",
+        **INBOUND_OPTION_HELP,
     }
 
     # -- operations ------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("helpdesk_sms", "0019_budget_caps"),
+        ("helpdesk_sms", "0020_inbound"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -13,7 +13,10 @@ supplies the rest:
 * switchable faults (:data:`BASE_FAULTS`), set from Python (:meth:`Simulator.set_faults`)
   or over HTTP, optionally for only the next N requests;
 * the control API under ``/_sim/``: ``GET state``, ``POST faults``, ``POST reset``,
-  ``POST clock``;
+  ``POST clock``, ``POST reply``;
+* customer replies: :meth:`Simulator.reply` (or ``POST /_sim/reply``) pushes an SMS "from a
+  customer" to ``reply_to`` in the gateway's inbound preset shape, as often as asked, to
+  prove the receiving end stores a repeated push once;
 * for gateways that push delivery reports: :meth:`Simulator.tick` (called before every
   request, after every clock move and, with ``tick_interval`` set, periodically) and
   :meth:`Simulator.push`, which calls a callback URL and records the outcome.
@@ -42,6 +45,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
 
@@ -165,15 +169,21 @@ class Simulator:
     fault_names: ClassVar[frozenset[str]] = BASE_FAULTS
     #: Seconds between background :meth:`tick` calls while started; None: no ticker.
     tick_interval: ClassVar[float | None] = None
+    #: The shape of this gateway's inbound push (a key of ``gateways.inbound.PRESETS``).
+    inbound_preset: ClassVar[str] = "generic"
 
     def __init__(
         self,
         *,
         clock: Callable[[], float] | None = None,
         verbose: bool = False,
+        reply_to: str | None = None,
     ) -> None:
         self.clock: Callable[[], float] = clock or time.time
         self.verbose = verbose
+        #: Where customer replies are pushed (the app's /sms/inbound/<provider>/<secret>/).
+        self.reply_to = reply_to
+        self._replies_sent = 0
         self.lock = threading.RLock()
         self.requests: list[dict[str, Any]] = []
         self.pushes: list[dict[str, Any]] = []
@@ -378,6 +388,8 @@ class Simulator:
             if action == ("POST", "/_sim/reset"):
                 self.reset()
                 return json_response({"ok": True})
+            if action == ("POST", "/_sim/reply"):
+                return json_response({"pushes": self._reply_request(request)})
             if action == ("POST", "/_sim/clock"):
                 body = request.json() or {}
                 if "now" in body:
@@ -440,6 +452,77 @@ class Simulator:
             outcome = {"error": str(exc)}
         with self.lock:
             record.update(outcome)
+
+    # -- customer replies (inbound SMS) ------------------------------------------------
+
+    def reply(
+        self,
+        sender: str,
+        to: str,
+        text: str,
+        repeat: int = 1,
+        gateway_id: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Push one customer SMS to ``reply_to`` ``repeat`` times, one push after another.
+
+        In this gateway's inbound preset shape, with one gateway id (made up when not
+        given) and one time for every repeat: the same SMS pushed again, as a gateway does
+        when it missed our answer. Returns the push records with their HTTP status.
+        """
+        from ..gateways.inbound import PRESETS, UNIX_TIME
+
+        if not self.reply_to:
+            raise SimulatorError("no reply_to URL is set: start the simulator with --reply-to")
+        if not str(sender).strip() or not str(text):
+            raise SimulatorError("a reply needs a sender number (from) and a text")
+        if int(repeat) < 1:
+            raise SimulatorError("repeat must be at least 1")
+        preset = PRESETS[self.inbound_preset]
+        with self.lock:
+            self._replies_sent += 1
+            made_up = f"{self.name}-in-{self._replies_sent}-{int(self.now())}"
+        fmt = preset.time_formats[0]
+        now = self.now()
+        clock = datetime.fromtimestamp(now, getattr(self, "tz", None) or UTC)  # its own clock
+        when = str(int(now)) if fmt == UNIX_TIME else clock.strftime(fmt)
+        values = {
+            "sender": sender,
+            "recipient": to,
+            "text": text,
+            "gateway_id": gateway_id or made_up,
+            "time": when,
+        }
+        data = {preset.fields[k]: v for k, v in values.items() if preset.fields.get(k)}
+        records = []
+        for _ in range(int(repeat)):
+            record: dict[str, Any] = {
+                "url": self.reply_to,
+                "method": preset.method,
+                "data": data,
+                "time": now,
+                "kind": "reply",
+            }
+            with self.lock:
+                self.pushes.append(record)
+            self._deliver_push(record, False, {})
+            records.append(dict(record))
+        return records
+
+    def _reply_request(self, request: SimRequest) -> list[dict[str, Any]]:
+        """``POST /_sim/reply`` (form or JSON: from, to, text, repeat, id) -> the pushes."""
+        if "json" in request.headers.get("Content-Type", ""):
+            body = request.json() or {}
+            if not isinstance(body, dict):
+                raise SimulatorError("send a JSON object with from, to, text and repeat")
+        else:
+            body = request.form()
+        return self.reply(
+            str(body.get("from") or ""),
+            str(body.get("to") or ""),
+            str(body.get("text") or ""),
+            repeat=int(body.get("repeat") or 1),
+            gateway_id=str(body["id"]) if body.get("id") else None,
+        )
 
     # -- server ------------------------------------------------------------------------
 

@@ -105,6 +105,8 @@ class Sms1601Simulator(Simulator):
     """The 1601SMS gateway. Options are keyword arguments; see the module docstring."""
 
     name = "sms1601"
+    #: 1601SMS's virtual-number push as assumed in gateways/inbound.py (van/naar/bericht).
+    inbound_preset = "sms1601"
     routes: ClassVar[dict[tuple[str, str], str]] = {
         ("GET", "/module/gateway.php"): "gateway",
         ("POST", "/module/gateway.php"): "gateway",

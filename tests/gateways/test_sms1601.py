@@ -326,6 +326,7 @@ def test_capabilities_are_what_the_document_offers():
         Capability.DLR_POLL,
         Capability.DLR_PUSH,
         Capability.BALANCE,
+        Capability.INBOUND,  # replies pushed in an assumed shape (docs/replies.md)
     }
     assert (Sms1601Gateway.max_parts, Sms1601Gateway.max_sender_length) == (3, 12)
 

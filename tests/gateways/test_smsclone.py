@@ -24,6 +24,7 @@ from helpdesk_sms.gateways.base import (
     GatewayError,
     ReportRef,
 )
+from helpdesk_sms.gateways.inbound import INBOUND_OPTION_HELP
 from helpdesk_sms.gateways.smsclone import (
     ERRORS,
     NUMBER_STATUSES,
@@ -763,7 +764,11 @@ def test_simulator_answers_the_balance_on_a_send_path_with_balance_true(smsclone
 
 
 def test_the_gateway_declares_bulk_and_balance_and_no_delivery_reports():
-    assert SmscloneGateway.capabilities == {Capability.BULK, Capability.BALANCE}
+    assert SmscloneGateway.capabilities == {
+        Capability.BULK,
+        Capability.BALANCE,
+        Capability.INBOUND,  # customer replies (docs/replies.md)
+    }
     assert not SmscloneGateway.has(Capability.DLR_POLL)
     assert not SmscloneGateway.has(Capability.DLR_PUSH)
 
@@ -856,7 +861,11 @@ def test_every_option_read_has_a_help_text(smsclone_provider):
 
     smsclone_provider.full_clean()
 
-    assert set(SmscloneGateway.option_help) == {"route", "max_numbers", "blocked_sender_words"}
+    assert set(SmscloneGateway.option_help) - set(INBOUND_OPTION_HELP) == {
+        "route",
+        "max_numbers",
+        "blocked_sender_words",
+    }
 
 
 # -- end to end through the app ------------------------------------------------------------

@@ -62,7 +62,6 @@ class SmsCommand(BaseCommand):
             self.stderr.write(f"error: {exc}")
             raise SystemExit(exc.returncode) from None
 
-
     def check_text_options(self, options: Mapping[str, Any]) -> None:
         """Every text given on the command line: no NUL, control character or lone surrogate.
 
@@ -196,16 +195,17 @@ def parse_base_url(value: str, option: str = "--base-url") -> str:
     return url
 
 
-def callback_url(provider: Provider, base_url: str | None) -> str | None:
-    """The URL the gateway pushes reports to, the secret as a placeholder; None if unmounted.
+def callback_url(
+    provider: Provider, base_url: str | None, url_name: str = "helpdesk_sms:callback"
+) -> str | None:
+    """The URL the gateway pushes reports (or, by ``url_name``, replies) to, the secret as a
+    placeholder; None if unmounted.
 
     Built like the admin's ``ProviderAdmin.callback_url``: with reverse(), so a site
     that mounts ``helpdesk_sms.urls`` elsewhere than ``sms/`` gets its own path.
     """
     try:
-        path = reverse(
-            "helpdesk_sms:callback", kwargs={"provider_id": provider.pk, "secret": "SECRET"}
-        )
+        path = reverse(url_name, kwargs={"provider_id": provider.pk, "secret": "SECRET"})
     except NoReverseMatch:
         return None
     return (base_url or SITE_PLACEHOLDER) + path.replace("SECRET", SECRET_PLACEHOLDER)
@@ -243,6 +243,23 @@ def callback_lines(provider: Provider, base_url: str | None) -> list[str]:
             f"set {shlex.quote(provider.name)} --callback-secret-env VAR, or in the admin)."
         )
     return lines
+
+
+def inbound_lines(provider: Provider, base_url: str | None) -> list[str]:
+    """Where the gateway must push customer replies (docs/replies.md); no secret."""
+    try:
+        cls = provider.gateway_class()
+    except (KeyError, ImportError):
+        return []
+    if not cls.has(Capability.INBOUND):
+        return ["Inbound URL: none: this gateway does not push customer replies."]
+    url = callback_url(provider, base_url, "helpdesk_sms:inbound")
+    if url is None:
+        return []  # callback_lines says the URLconf lacks helpdesk_sms.urls
+    return [
+        f"Inbound URL: {url} (customer replies; one of the callback secrets in place of "
+        f"{SECRET_PLACEHOLDER})"
+    ]
 
 
 def gateway_label(provider: Provider) -> str:

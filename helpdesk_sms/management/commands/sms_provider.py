@@ -34,6 +34,7 @@ from ._common import (
     from_validation_error,
     gateway_label,
     get_provider,
+    inbound_lines,
     parse_base_url,
     read_balance,
     safe_url,
@@ -301,6 +302,7 @@ class Command(SmsCommand):
         # Not masked as a whole: a short password that happens to occur in the callback URL
         # would turn it into a wrong one. Only free-text settings are masked, above.
         lines += callback_lines(provider, base_url)
+        lines += inbound_lines(provider, base_url)
         for line in lines:
             self.stdout.write(line)
 
