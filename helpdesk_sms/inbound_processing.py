@@ -1,22 +1,73 @@
 """What a newly received customer SMS leads to: the one hook the receiving code calls.
 
-Receiving (``inbound``) stores each SMS once and calls :func:`process` for a new one only.
-This default keeps every reply for a human (``unassigned``: no ticket matched) and sends
-``sms_received``; keyword handling (consent) and ticket threading replace its body.
+Receiving (``inbound``) stores each SMS once and calls :func:`process` for a new one only,
+inside a savepoint: a failure here rolls back what processing wrote and leaves the row
+marked ``error``. In order:
+
+1. A keyword alone (STOP, START, HELP and their configured equivalents) changes consent
+   and is answered from the provider and number the customer texted; it is not put on a
+   ticket (an opt-out is not a message for the agent).
+2. Anything else is threaded (:mod:`.reply_threading`): a ticket reference, else the open
+   ticket last texted, else a new ticket where allowed, else kept for a human.
+
+Either way ``sms_received`` tells listeners, with the ticket it went to (or None).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.utils import timezone
+
+from . import consent, reply_threading
 from .inbound_models import InboundAction, InboundMessage
+from .reply_values import Reply
 from .signals import send_robustly, sms_received
+
+#: What a threading rule means for the row.
+ACTIONS = {
+    "reference": InboundAction.TICKET,
+    "last_texted": InboundAction.TICKET,
+    "new_ticket": InboundAction.NEW_TICKET,
+}
 
 
 def process(message: InboundMessage) -> None:
     """Decide what ``message`` means, record it on the row, and tell listeners."""
     ticket: Any = None
-    message.action = InboundAction.UNASSIGNED
-    message.action_detail = "no ticket matched"
-    message.save(update_fields=["action", "action_detail"])
+    outcome = consent.handle_keyword(message.sender, message.text, message.provider)
+    if outcome is not None:
+        sent = consent.send_reply(outcome, message.sender, message.provider, message.recipient)
+        message.action = InboundAction.KEYWORD
+        message.action_detail = _keyword_detail(outcome, sent is not None)
+    else:
+        reply = Reply(
+            number=message.sender,
+            text=message.text,
+            provider=message.provider,
+            our_number=message.recipient,
+            received_at=message.received_at,
+        )
+        match = reply_threading.match_ticket(reply)
+        if match.how in ACTIONS:
+            ticket = reply_threading.deliver(reply, match).ticket
+        message.action = ACTIONS.get(match.how, InboundAction.UNASSIGNED)
+        message.action_detail = match.detail
+        if ticket is not None:
+            message.ticket = ticket
+            message.handled_at = timezone.now()
+    message.save(
+        update_fields=["action", "action_detail", "ticket_type", "ticket_id", "handled_at"]
+    )
     send_robustly(sms_received, "sms_received", InboundMessage, message=message, ticket=ticket)
+
+
+def _keyword_detail(outcome: consent.KeywordOutcome, answered: bool) -> str:
+    """One sentence for the operator: what the keyword did and whether we answered."""
+    did = {
+        "opt_out": "opted out" if outcome.changed else "already opted out",
+        "opt_in": "opted in" if outcome.changed else "was not opted out",
+        "help": "asked for help",
+    }[outcome.kind]
+    answer = "; answered" if answered else "; no reply sent"
+    return f"{outcome.keyword!r}: {outcome.number} {did}{answer}"
