@@ -74,3 +74,16 @@ def test_a_demo_fault_for_an_unknown_gateway_is_refused_naming_the_option(starte
 
     with pytest.raises(CommandError, match="--fault 'mars:x'"):
         call_command("rundemo", fault=["mars:x"], stdout=StringIO())
+
+
+def test_every_demo_simulator_texts_the_inbound_url_of_its_provider(started):
+    call_command("rundemo", stdout=StringIO())
+
+    [commands] = started
+    for demo in rundemo.DEMO_GATEWAYS:
+        command, env = commands[demo.gateway]
+        provider = Provider.objects.get(gateway=demo.gateway, base_url__contains=f":{demo.port}")
+        assert command[command.index("--reply-to-env") + 1] == rundemo.REPLY_TO_ENV
+        assert env[rundemo.REPLY_TO_ENV].endswith(
+            f"/sms/inbound/{provider.pk}/{provider.callback_secrets}/"
+        )

@@ -40,6 +40,7 @@ DEMO_GATEWAYS = [
 ]
 SECRET_ENV = "HELPDESK_SMS_DEMO_SECRET"
 CALLBACK_ENV = "HELPDESK_SMS_DEMO_CALLBACK_URL"
+REPLY_TO_ENV = "HELPDESK_SMS_DEMO_REPLY_TO_URL"
 
 
 def _interrupt(signum: int, frame: Any) -> None:
@@ -133,15 +134,19 @@ class Command(BaseCommand):
         else:
             provider.password = secret
             command += ["--user", provider.username]
+        # One fresh secret authenticates both what the simulator pushes to us: delivery
+        # reports (where its gateway pushes them) and the customers' replies.
+        callback_secret = secrets.token_urlsafe(16)
+        provider.callback_secrets = callback_secret
+        kwargs = {"provider_id": provider.pk, "secret": callback_secret}
         if provider.gateway_class().has(Capability.DLR_PUSH):
-            callback_secret = secrets.token_urlsafe(16)
-            provider.callback_secrets = callback_secret
-            path = reverse(
-                "helpdesk_sms:callback",
-                kwargs={"provider_id": provider.pk, "secret": callback_secret},
-            )
+            path = reverse("helpdesk_sms:callback", kwargs=kwargs)
             env[CALLBACK_ENV] = f"http://{options['addr']}{path}"
             command += ["--callback-url-env", CALLBACK_ENV]
+        if provider.gateway_class().has(Capability.INBOUND):
+            path = reverse("helpdesk_sms:inbound", kwargs=kwargs)
+            env[REPLY_TO_ENV] = f"http://{options['addr']}{path}"
+            command += ["--reply-to-env", REPLY_TO_ENV]
         provider.save(update_fields=["api_key", "password", "callback_secrets"])
         return command, env
 
@@ -180,6 +185,8 @@ class Command(BaseCommand):
             f"\nDemo running on http://{addr}/admin/  login: admin / {password}",
             "Create a ticket under 'Demo helpdesk > Tickets' with a customer phone, then watch "
             "'Helpdesk SMS > SMS messages'.",
+            f"Answer as the customer at http://{addr}/admin/demo/reply/ (or from the ticket's "
+            "page): the reply lands on the ticket; STOP, START and HELP change consent.",
         ]
         if getattr(settings, "DEMO_HELPDESK", False):
             lines += [
