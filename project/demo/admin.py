@@ -2,9 +2,9 @@ from urllib.parse import urlencode
 
 from django.contrib import admin
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
-from .models import CustomerReply, Task, Ticket
+from .models import Task, Ticket
 
 
 class TaskInline(admin.TabularInline):
@@ -12,26 +12,23 @@ class TaskInline(admin.TabularInline):
     extra = 1
 
 
-class CustomerReplyInline(admin.TabularInline):
-    """The customer's SMS answers, put here by helpdesk_sms; read-only."""
-
-    model = CustomerReply
-    extra = 0
-    fields = ("received_at", "number", "text")
-    readonly_fields = fields
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-
 @admin.register(Ticket)
 class TicketAdmin(admin.ModelAdmin):
     list_display = ("id", "title", "customer_name", "customer_phone", "assigned_to", "status")
     list_filter = ("status", "assigned_to")
     search_fields = ("title", "customer_name", "customer_phone")
-    readonly_fields = ("reply_as_customer",)
-    inlines = [TaskInline, CustomerReplyInline]
+    readonly_fields = ("customer_replies", "reply_as_customer")
+    inlines = [TaskInline]
+
+    @admin.display(description="customer's SMS replies")
+    def customer_replies(self, obj: Ticket) -> str:
+        """What the customer answered by SMS (helpdesk_sms's REPLY_MODEL rows), oldest first."""
+        rows = obj.replies.values_list("received_at", "number", "text") if obj.pk else []
+        if not rows:
+            return "-"
+        return format_html_join(
+            "", "<p>{} {}: {}</p>", ((f"{at:%Y-%m-%d %H:%M}", n, t) for at, n, t in rows)
+        )
 
     @admin.display(description="customer's SMS")
     def reply_as_customer(self, obj: Ticket) -> str:
