@@ -24,6 +24,7 @@ from .gateways.base import redact, redact_params
 from .inbound_models import InboundAction, InboundMessage
 from .inputs import check_text
 from .models import Provider
+from .signals import send_robustly, sms_received
 
 logger = logging.getLogger(__name__)
 
@@ -53,35 +54,43 @@ def receive(provider: Provider, data: Mapping[str, str]) -> Received:
         check_text(getattr(sms, name), name)
     now = timezone.now()
     key = sms.dedup_key()
-    try:
-        with transaction.atomic():
-            message = InboundMessage.objects.create(
-                provider=provider,
-                sender=sms.sender,
-                recipient=sms.recipient,
-                text=sms.text,
-                encoding=sms.encoding,
-                received_at=sms.received_at if sms.time_given else now,
-                gateway_id=sms.gateway_id,
-                dedup_key=key,
-                last_pushed_at=now,
-                raw=stored_raw(provider, data),
+    # Stored and processed in one transaction: a worker killed while processing stores
+    # nothing, so the gateway's retry (it got no 200) processes the SMS, never a row left
+    # unprocessed forever. A concurrent duplicate waits on the unique key until then.
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                message = InboundMessage.objects.create(
+                    provider=provider,
+                    sender=sms.sender,
+                    recipient=sms.recipient,
+                    text=sms.text,
+                    encoding=sms.encoding,
+                    received_at=sms.received_at if sms.time_given else now,
+                    gateway_id=sms.gateway_id,
+                    dedup_key=key,
+                    last_pushed_at=now,
+                    raw=stored_raw(provider, data),
+                )
+        except IntegrityError:
+            mine = InboundMessage.objects.filter(provider=provider, dedup_key=key)
+            if not mine.update(repeat_count=F("repeat_count") + 1, last_pushed_at=now):
+                raise  # not our constraint: the provider went away, or a real fault
+            logger.info(
+                "helpdesk_sms: %s pushed an SMS again (%s); not processed twice", provider, key
             )
-    except IntegrityError:
-        mine = InboundMessage.objects.filter(provider=provider, dedup_key=key)
-        if not mine.update(repeat_count=F("repeat_count") + 1, last_pushed_at=now):
-            raise  # not our constraint: the provider went away, or a real fault
-        logger.info("helpdesk_sms: %s pushed an SMS again (%s); not processed twice", provider, key)
-        return Received(mine.get(), created=False)
-    _process(provider, message)
+            return Received(mine.get(), created=False)
+        ticket = _process(provider, message)
+    _announce(message, ticket)
     return Received(message, created=True)
 
 
-def _process(provider: Provider, message: InboundMessage) -> None:
-    """Run the processing hook; a failure is logged and recorded, never raised."""
+def _process(provider: Provider, message: InboundMessage) -> Any:
+    """Run the processing hook; the ticket it went to. A failure rolls back what processing
+    wrote, is logged and recorded on the row, never raised."""
     try:
         with transaction.atomic():
-            inbound_processing.process(message)
+            return inbound_processing.process(message)
     except Exception as exc:  # noqa: BLE001 - the SMS is stored; the push must still succeed
         detail = redact(f"{type(exc).__name__}: {exc}", provider.secret_values())
         logger.error(
@@ -95,6 +104,15 @@ def _process(provider: Provider, message: InboundMessage) -> None:
         InboundMessage.objects.filter(pk=message.pk).update(
             action=message.action, action_detail=message.action_detail
         )
+        return None
+
+
+def _announce(message: InboundMessage, ticket: Any) -> None:
+    """Send ``sms_received`` once the reply's own writes are done, in a savepoint of its
+    own: a receiver's failed write rolls back only itself, never the opt-out or the
+    follow-up it was told about."""
+    with transaction.atomic():
+        send_robustly(sms_received, "sms_received", InboundMessage, message=message, ticket=ticket)
 
 
 def stored_raw(provider: Provider, data: Mapping[str, Any]) -> dict[str, str]:

@@ -10,19 +10,24 @@ marked ``error``. In order:
 2. Anything else is threaded (:mod:`.reply_threading`): a ticket reference, else the open
    ticket last texted, else a new ticket where allowed, else kept for a human.
 
-Either way ``sms_received`` tells listeners, with the ticket it went to (or None).
+The caller (``inbound.receive``) then sends ``sms_received`` with the ticket it went to
+(or None), after these writes and apart from them.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+from django.db import transaction
 from django.utils import timezone
 
 from . import consent, reply_threading
+from .exceptions import SmsInputError
 from .inbound_models import InboundAction, InboundMessage
 from .reply_values import Reply
-from .signals import send_robustly, sms_received
+
+logger = logging.getLogger(__name__)
 
 #: What a threading rule means for the row.
 ACTIONS = {
@@ -32,14 +37,13 @@ ACTIONS = {
 }
 
 
-def process(message: InboundMessage) -> None:
-    """Decide what ``message`` means, record it on the row, and tell listeners."""
+def process(message: InboundMessage) -> Any:
+    """Decide what ``message`` means and record it on the row; the ticket it went to."""
     ticket: Any = None
     outcome = consent.handle_keyword(message.sender, message.text, message.provider)
     if outcome is not None:
-        sent = consent.send_reply(outcome, message.sender, message.provider, message.recipient)
         message.action = InboundAction.KEYWORD
-        message.action_detail = _keyword_detail(outcome, sent is not None)
+        message.action_detail = _keyword_detail(outcome) + _answer(outcome, message)
     else:
         reply = Reply(
             number=message.sender,
@@ -59,15 +63,32 @@ def process(message: InboundMessage) -> None:
     message.save(
         update_fields=["action", "action_detail", "ticket_type", "ticket_id", "handled_at"]
     )
-    send_robustly(sms_received, "sms_received", InboundMessage, message=message, ticket=ticket)
+    return ticket
 
 
-def _keyword_detail(outcome: consent.KeywordOutcome, answered: bool) -> str:
-    """One sentence for the operator: what the keyword did and whether we answered."""
+def _answer(outcome: consent.KeywordOutcome, message: InboundMessage) -> str:
+    """Queue the keyword's reply; how it went, for the row. A reply that cannot be sent
+    (a destination the provider may not text, a text its gateway cannot carry) never
+    undoes the consent change itself: an opt-out must hold even when unconfirmed."""
+    try:
+        with transaction.atomic():
+            sent = consent.send_reply(outcome, message.sender, message.provider, message.recipient)
+    except SmsInputError as exc:
+        logger.warning(
+            "helpdesk_sms: the reply to %r from %s was not sent: %s",
+            outcome.keyword,
+            message.sender,
+            exc,
+        )
+        return f"; no reply sent: {exc}"
+    return "; answered" if sent is not None else "; no reply sent"
+
+
+def _keyword_detail(outcome: consent.KeywordOutcome) -> str:
+    """One sentence for the operator: what the keyword did."""
     did = {
         "opt_out": "opted out" if outcome.changed else "already opted out",
         "opt_in": "opted in" if outcome.changed else "was not opted out",
         "help": "asked for help",
     }[outcome.kind]
-    answer = "; answered" if answered else "; no reply sent"
-    return f"{outcome.keyword!r}: {outcome.number} {did}{answer}"
+    return f"{outcome.keyword!r}: {outcome.number} {did}"
