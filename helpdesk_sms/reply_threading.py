@@ -28,10 +28,11 @@ from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
 from django.db import models, transaction
+from django.db.models import Case, Value, When
 
 from . import conf
 from .integrations import django_helpdesk, helpdesk_replies, watcher_replies
-from .models import Message
+from .models import Audience, Message
 from .reply_values import Delivered, How, Reply, TicketMatch
 from .sticky import NOT_HEARD, sticky_route
 
@@ -103,9 +104,11 @@ def _ticket(type_pk: int, ticket_pk: str) -> models.Model | None:
 
 
 def _texted(number: str) -> Any:
-    """Messages about a ticket that ``number`` heard (or will hear), newest first."""
+    """Messages about a ticket that ``number`` heard (or will hear) as its customer, newest
+    first. An agent's or a group member's phone texted about a ticket is no customer of
+    it: their answer must not become a follow-up "from the submitter"."""
     return (
-        Message.objects.filter(recipient=number)
+        Message.objects.filter(recipient=number, audience=Audience.CUSTOMER)
         .exclude(ticket_type=None)
         .exclude(ticket_id="")
         .exclude(status__in=NOT_HEARD)
@@ -148,6 +151,11 @@ def _by_last_texted(reply: Reply) -> TicketMatch | None:
     since = reply.received_at - timedelta(days=days)
     seen: set[tuple[int, str]] = set()
     recent = _texted(reply.number).filter(created_at__gte=since)
+    if reply.provider is not None:
+        # A customer texted by two lines about two tickets answers the line of the one
+        # they mean: tickets last texted through the provider the reply came in on first.
+        same_line = Case(When(provider=reply.provider, then=Value(0)), default=Value(1))
+        recent = recent.order_by(same_line, "-created_at", "-pk")
     for type_pk, ticket_pk in recent.values_list("ticket_type_id", "ticket_id")[:LAST_TEXTED_SCAN]:
         if (type_pk, ticket_pk) in seen:
             continue

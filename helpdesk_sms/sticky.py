@@ -21,7 +21,7 @@ from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
 
-from .models import Message, Provider
+from .models import Audience, Message, Provider
 from .phones import PhoneNumberError, normalize
 from .states import Status
 
@@ -79,7 +79,8 @@ class StickyRoutes:
         for type_pk, ticket_pks in by_type.items():
             condition |= Q(ticket_type_id=type_pk, ticket_id__in=sorted(ticket_pks))
         latest: dict[TicketKey, dict[str, StickyRoute]] = {}
-        for message in _heard(Message.objects.filter(condition).exclude(recipient="")):
+        customers = Message.objects.filter(condition, audience=Audience.CUSTOMER)
+        for message in _heard(customers.exclude(recipient="")):
             numbers = latest.setdefault((message.ticket_type_id, message.ticket_id), {})
             numbers.setdefault(
                 message.recipient,

@@ -313,3 +313,33 @@ def test_check_refuses_a_reply_model_with_a_field_a_reply_cannot_fill(settings):
 
     assert any("REPLY_TICKET_FIELD 'x' is not a ForeignKey" in m for m in messages)
     assert any("required field 'ticket'" in m for m in messages)
+
+
+def test_an_agents_answer_from_the_phone_we_texted_is_no_customer_reply(memory_provider, agent):
+    ticket = ticket_for(CUSTOMER)
+    ticket.assigned_to = agent
+    ticket.save()  # texts the agent's phone about the ticket
+    assert Message.objects.filter(recipient="+919812345670", ticket_id=str(ticket.pk)).exists()
+
+    match = match_ticket(reply(f"#{ticket.pk} on my way", number="+919812345670"))
+
+    assert (match.ticket, match.how) == (None, "unassigned")
+
+
+def test_a_reply_lands_on_the_ticket_last_texted_through_the_line_it_came_in_on(
+    memory_provider,
+):
+    other_line = Provider.objects.create(name="Second line", gateway="memory", priority=2)
+    first = ticket_for(CUSTOMER, "Printer jammed")  # texted through memory_provider
+    second = ticket_for(CUSTOMER, "Router down")
+    Message.objects.filter(ticket_id=str(second.pk)).update(provider=other_line)
+
+    answer = Reply(
+        number=CUSTOMER,
+        text="Still jammed",
+        provider=memory_provider,
+        our_number="HELPDK",
+        received_at=timezone.now(),
+    )
+
+    assert match_ticket(answer).ticket == first
