@@ -36,6 +36,7 @@ from .admin_group_send import GroupSendProgressAdmin, SendToGroupAdmin
 from .admin_health import HealthStateFilter, ProviderHealthAdminMixin
 from .admin_json import json_block as _json_block
 from .admin_times import seconds_field, to_the_second
+from .consent import opted_out_numbers
 from .dashboard.views import DashboardAdmin
 from .exceptions import SmsInputError
 from .forms import (
@@ -994,10 +995,13 @@ class MessageAdmin(ReadOnlyLogAdmin[Message]):
 
     @admin.action(description=_("Retry failed messages"), permissions=["change"])
     def retry_failed(self, request: HttpRequest, queryset: QuerySet[Message]) -> None:
-        requeued = skipped = unsendable = 0
+        requeued = skipped = unsendable = opted_out = 0
+        listed = opted_out_numbers(m.recipient for m in queryset if m.recipient)
         for message in queryset:
             if message.status != Status.FAILED:
                 skipped += 1
+            elif message.recipient in listed:
+                opted_out += 1
             elif outbox.retry(message, note=f"retried by {request.user} in the admin"):
                 requeued += 1
             else:
@@ -1026,6 +1030,19 @@ class MessageAdmin(ReadOnlyLogAdmin[Message]):
                     unsendable,
                 )
                 % {"count": unsendable},
+                messages.WARNING,
+            )
+        if opted_out:
+            self.message_user(
+                request,
+                ngettext(
+                    "%(count)d failed message was not retried: its number is on the opt-out "
+                    "list.",
+                    "%(count)d failed messages were not retried: their numbers are on the "
+                    "opt-out list.",
+                    opted_out,
+                )
+                % {"count": opted_out},
                 messages.WARNING,
             )
 

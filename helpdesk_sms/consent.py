@@ -43,6 +43,7 @@ from .kick import dispatch_on_commit
 from .models import Audience, Contact, Event, Message, MessageEvent, Provider
 from .phones import PhoneNumberError, normalize
 from .states import PENDING, Priority, Source, Status
+from .transitions import move_where
 
 #: The kinds of keyword, as keys of the KEYWORDS setting.
 OPT_OUT = ConsentKind.OPT_OUT.value
@@ -201,7 +202,30 @@ def opt_out(
             return False
         _audit(e164, ConsentKind.OPT_OUT, source, user, keyword, provider, note, at)
         Contact.objects.filter(phone=e164, opted_out=False).update(opted_out=True)
+        withdraw_waiting(e164, Source.ADMIN if source == ConsentSource.ADMIN else Source.SYSTEM)
     return True
+
+
+def withdraw_waiting(number: str, source: str) -> list[int]:
+    """Suppress what still waits to go to ``number``: scheduled messages, and queued ones
+    no dispatcher has claimed yet (a claimed one is already on its way). Without this, a
+    message scheduled before the STOP (for later, or out of quiet hours) would still go
+    out after it. Set-based; returns the pks suppressed."""
+    reason = suppression_reason(number)
+    waiting = Message.objects.filter(recipient=number)
+    moved: list[int] = []
+    for status in (Status.SCHEDULED, Status.QUEUED):
+        moved += move_where(
+            waiting.filter(status=status),
+            status,
+            Status.SUPPRESSED,
+            source=source,
+            note=reason,
+            error_category=OPTED_OUT_CATEGORY,
+            error_text=reason,
+            next_attempt_at=None,
+        )
+    return moved
 
 
 def opt_in(

@@ -46,7 +46,7 @@ from .gateways.base import (
     SendOutcome,
 )
 from .health import CircuitBoard, cooldown
-from .models import GatewayExchange, Message, MessageEvent, Provider
+from .models import GatewayExchange, Message, MessageEvent, OptOut, Provider
 from .phones import country_of
 from .pricing import PriceList
 from .states import Priority, Source, Status
@@ -989,6 +989,8 @@ def retry(
     """
     if not (message.provider_id and message.body and (message.recipient or message.group_id)):
         return False
+    if message.recipient and OptOut.objects.filter(number=message.recipient).exists():
+        return False  # the number replied STOP (or was opted out) since: never re-sent
     return move(
         message,
         Status.QUEUED,

@@ -752,6 +752,21 @@ def test_retry_action_skips_a_delivered_message(admin_client, memory_provider):
     assert "1 message re-queued. 1 skipped because it is not failed." in flash_messages(response)
 
 
+def test_retry_action_leaves_a_message_to_an_opted_out_number_failed(admin_client, memory_provider):
+    from helpdesk_sms.consent import opt_out
+
+    message = failed_message(memory_provider)
+    opt_out(message.recipient)
+
+    response = run_action(admin_client, "message", "retry_failed", [message])
+
+    message.refresh_from_db()
+    assert message.status == Status.FAILED
+    assert "1 failed message was not retried: its number is on the opt-out list." in (
+        flash_messages(response)
+    )
+
+
 def test_cancel_action_cancels_a_scheduled_message(admin_client, memory_provider):
     later = timezone.now() + timedelta(hours=2)
     [message] = send_sms(NUMBER, "Reminder", provider=memory_provider, send_at=later)

@@ -185,3 +185,35 @@ def test_a_contact_added_after_its_number_opted_out_is_suppressed_in_group_notif
         OTHER: Status.QUEUED,
         "+919812345677": Status.SUPPRESSED,
     }
+
+
+def test_an_opt_out_suppresses_what_was_scheduled_for_the_number_before_it(memory_provider):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    [later] = send_sms(
+        CUSTOMER, "Your visit is tomorrow", send_at=timezone.now() + timedelta(hours=5)
+    )
+    [queued] = send_sms(CUSTOMER, "We are on it")
+
+    handle_keyword(CUSTOMER, "STOP", memory_provider)
+
+    later.refresh_from_db()
+    queued.refresh_from_db()
+    assert (later.status, later.error_category) == (Status.SUPPRESSED, "opted_out")
+    assert (queued.status, queued.error_category) == (Status.SUPPRESSED, "opted_out")
+    assert later.events.latest("pk").note.startswith("opted out: +919812345678")
+
+
+def test_a_failed_message_to_an_opted_out_number_is_not_retried(memory_provider):
+    from helpdesk_sms import outbox
+
+    [message] = send_sms(CUSTOMER, "We are on it")
+    Message.objects.filter(pk=message.pk).update(status=Status.FAILED)
+    message.refresh_from_db()
+    opt_out(CUSTOMER)
+
+    assert outbox.retry(message) is False
+    message.refresh_from_db()
+    assert message.status == Status.FAILED
