@@ -58,6 +58,11 @@ def receive(provider: Provider, data: Mapping[str, str]) -> Received:
     # nothing, so the gateway's retry (it got no 200) processes the SMS, never a row left
     # unprocessed forever. A concurrent duplicate waits on the unique key until then.
     with transaction.atomic():
+        earlier = sms.earlier_dedup_key()
+        if earlier is not None:
+            repeat = _count_repeat(provider, earlier, now)
+            if repeat is not None:
+                return Received(repeat, created=False)
         try:
             with transaction.atomic():
                 message = InboundMessage.objects.create(
@@ -73,16 +78,22 @@ def receive(provider: Provider, data: Mapping[str, str]) -> Received:
                     raw=stored_raw(provider, data),
                 )
         except IntegrityError:
-            mine = InboundMessage.objects.filter(provider=provider, dedup_key=key)
-            if not mine.update(repeat_count=F("repeat_count") + 1, last_pushed_at=now):
+            repeat = _count_repeat(provider, key, now)
+            if repeat is None:
                 raise  # not our constraint: the provider went away, or a real fault
-            logger.info(
-                "helpdesk_sms: %s pushed an SMS again (%s); not processed twice", provider, key
-            )
-            return Received(mine.get(), created=False)
+            return Received(repeat, created=False)
         ticket = _process(provider, message)
     _announce(message, ticket)
     return Received(message, created=True)
+
+
+def _count_repeat(provider: Provider, key: str, now: Any) -> InboundMessage | None:
+    """Count one more push of the SMS stored under ``key``; None when there is none."""
+    mine = InboundMessage.objects.filter(provider=provider, dedup_key=key)
+    if not mine.update(repeat_count=F("repeat_count") + 1, last_pushed_at=now):
+        return None
+    logger.info("helpdesk_sms: %s pushed an SMS again (%s); not processed twice", provider, key)
+    return mine.get()
 
 
 def _process(provider: Provider, message: InboundMessage) -> Any:

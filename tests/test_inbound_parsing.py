@@ -204,3 +204,25 @@ def test_without_an_id_sender_text_and_time_make_the_key():
     assert gateway.parse_inbound(dict(base)).dedup_key() == same
     assert gateway.parse_inbound({**base, "text": "b"}).dedup_key() != same
     assert gateway.parse_inbound({**base, "time": "2026-03-01 10:31:00"}).dedup_key() != same
+
+
+def test_a_repeat_in_the_next_slot_finds_the_key_of_the_first_push():
+    from helpdesk_sms.gateways.inbound import InboundSms
+
+    def sms(second: int) -> InboundSms:
+        at = datetime(2026, 3, 1, 12, 9, 59, tzinfo=UTC).timestamp() + second
+        return InboundSms("+919812345678", "", "STOP", received_at=datetime.fromtimestamp(at, UTC))
+
+    first, repeat = sms(0), sms(4)  # 12:09:59 and 12:10:03: two ten-minute slots
+
+    assert repeat.dedup_key() != first.dedup_key()
+    assert repeat.earlier_dedup_key() == first.dedup_key()
+
+
+def test_a_push_with_its_own_id_or_time_has_no_earlier_key():
+    from helpdesk_sms.gateways.inbound import InboundSms
+
+    with_id = InboundSms("+919812345678", "", "STOP", gateway_id="g-1")
+    with_time = InboundSms("+919812345678", "", "STOP", time_text="2026-03-01 10:30:00")
+
+    assert (with_id.earlier_dedup_key(), with_time.earlier_dedup_key()) == (None, None)

@@ -3,10 +3,14 @@ a listener cannot undo it, and a crash stores nothing (so the gateway's retry is
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import timedelta
+
 import pytest
 
 from helpdesk_sms import inbound, inbound_processing
 from helpdesk_sms.consent import is_opted_out
+from helpdesk_sms.gateways.inbound import DEDUP_SLOT_SECONDS
 from helpdesk_sms.inbound_models import InboundAction, InboundMessage
 from helpdesk_sms.models import OptOut
 from helpdesk_sms.signals import sms_received
@@ -63,3 +67,17 @@ def test_a_crash_while_processing_stores_nothing_so_the_gateways_retry_is_proces
 
     assert retried.created and retried.message.action == InboundAction.KEYWORD
     assert is_opted_out(CUSTOMER)
+
+
+def test_a_push_counted_as_a_repeat_of_one_stored_in_the_slot_before(memory_provider):
+    first = inbound.receive(memory_provider, {"from": CUSTOMER, "text": "STOP"}).message
+    # Stored as the same SMS pushed one ten-minute slot earlier would have been.
+    sms = memory_provider.get_gateway().parse_inbound({"from": CUSTOMER, "text": "STOP"})
+    slot_before = sms.received_at - timedelta(seconds=DEDUP_SLOT_SECONDS)
+    earlier_key = replace(sms, received_at=slot_before).dedup_key()
+    InboundMessage.objects.filter(pk=first.pk).update(dedup_key=earlier_key)
+
+    again = inbound.receive(memory_provider, {"from": CUSTOMER, "text": "STOP"})
+
+    assert not again.created and again.message.pk == first.pk
+    assert InboundMessage.objects.get().repeat_count == 2

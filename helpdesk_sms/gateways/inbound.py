@@ -148,10 +148,20 @@ class InboundSms:
         """
         if self.gateway_id:
             return f"id:{self.gateway_id}"
-        when = self.time_text
-        if not when:
-            slot = int(self.received_at.timestamp()) // DEDUP_SLOT_SECONDS
-            when = f"slot:{slot}"
+        when = self.time_text or f"slot:{self._slot()}"
+        return self._hashed(when)
+
+    def earlier_dedup_key(self) -> str | None:
+        """The key a first push of this SMS had if it came in the slot before (only keys made
+        of a slot have one): a push at 12:09:59 and its repeat at 12:10:03 are one SMS."""
+        if self.gateway_id or self.time_text:
+            return None
+        return self._hashed(f"slot:{self._slot() - 1}")
+
+    def _slot(self) -> int:
+        return int(self.received_at.timestamp()) // DEDUP_SLOT_SECONDS
+
+    def _hashed(self, when: str) -> str:
         digest = hashlib.sha256("\n".join((self.sender, self.text, when)).encode()).hexdigest()
         return f"sha256:{digest}"
 
