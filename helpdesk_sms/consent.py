@@ -33,6 +33,7 @@ from . import conf
 from .compose import Composer, creation_event
 from .consent_models import (
     HELP_REPLY_OPTION,
+    REPLY_OPTIONS,
     ConsentChange,
     ConsentKind,
     ConsentSource,
@@ -150,17 +151,25 @@ def handle_keyword(
     details: dict[str, Any] = {"keyword": typed, "provider": provider}
     if kind == OPT_OUT:
         changed = opt_out(e164, source, **details)
-        reply = str(conf.get("OPT_OUT_REPLY") or "")
+        reply = keyword_reply("opt_out_reply", provider)
     else:
         changed = opt_in(e164, source, **details)
-        reply = str(conf.get("OPT_IN_REPLY") or "")
+        reply = keyword_reply("opt_in_reply", provider)
     return KeywordOutcome(kind, typed, e164, changed, reply if changed else "")
 
 
 def help_reply(provider: Provider | None) -> str:
     """The provider's ``help_reply`` option, else the HELP_REPLY setting."""
-    own = (provider.options or {}).get(HELP_REPLY_OPTION) if provider is not None else None
-    return str(own or conf.get("HELP_REPLY") or "")
+    return keyword_reply(HELP_REPLY_OPTION, provider)
+
+
+def keyword_reply(option: str, provider: Provider | None) -> str:
+    """The provider's own reply ``option`` when it sets one (an empty one: no reply), else
+    the setting it overrides (``REPLY_OPTIONS``)."""
+    options = (provider.options or {}) if provider is not None else {}
+    if option in options and option != HELP_REPLY_OPTION:
+        return str(options[option] or "")
+    return str(options.get(option) or conf.get(REPLY_OPTIONS[option]) or "")
 
 
 def _number(number: str, provider: Provider | None) -> str:

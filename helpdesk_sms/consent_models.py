@@ -22,21 +22,35 @@ from django.utils.translation import gettext_lazy as _
 #: The provider option (``Provider.options``) holding its own answer to HELP.
 HELP_REPLY_OPTION = "help_reply"
 
+#: Provider options holding its own keyword replies, with the setting each one overrides.
+REPLY_OPTIONS = {
+    "opt_out_reply": "OPT_OUT_REPLY",
+    "opt_in_reply": "OPT_IN_REPLY",
+    HELP_REPLY_OPTION: "HELP_REPLY",
+}
+
 #: The longest reply text a setting or provider option may hold (three GSM-7 parts).
 MAX_REPLY_LENGTH = 459
 
 
-def help_reply_errors(value: Any) -> list[str]:
-    """Why ``value`` cannot be a provider's ``help_reply`` option (sentences); here, not in
-    ``consent``, so ``Provider.clean`` can ask without importing the sending machinery."""
-    if not isinstance(value, str) or not value.strip():
-        return [f"{HELP_REPLY_OPTION} must be a non-empty text, not {value!r}"]
-    if len(value) > MAX_REPLY_LENGTH:
-        return [
-            f"{HELP_REPLY_OPTION} may have at most {MAX_REPLY_LENGTH} characters (three "
-            f"parts); it has {len(value)}"
-        ]
-    return []
+def reply_option_errors(options: dict[str, Any]) -> list[str]:
+    """Why the keyword-reply options in ``options`` cannot be used (sentences); here, not
+    in ``consent``, so ``Provider.clean`` can ask without importing the sending machinery.
+    An empty confirmation means none for that provider; HELP is always answered."""
+    problems = []
+    for name in REPLY_OPTIONS:
+        if name not in options:
+            continue
+        value = options[name]
+        if not isinstance(value, str) or (name == HELP_REPLY_OPTION and not value.strip()):
+            wanted = "a non-empty text" if name == HELP_REPLY_OPTION else "a text"
+            problems.append(f"{name} must be {wanted}, not {value!r}")
+        elif len(value) > MAX_REPLY_LENGTH:
+            problems.append(
+                f"{name} may have at most {MAX_REPLY_LENGTH} characters (three parts); it "
+                f"has {len(value)}"
+            )
+    return problems
 
 
 class ConsentSource(models.TextChoices):

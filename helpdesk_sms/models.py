@@ -88,6 +88,10 @@ OUTBOX_OPTIONS: dict[str, str] = {
     "max_numbers": "at most this many numbers in one gateway request",
     "help_reply": "the text sent back when a customer texts HELP through this provider "
     "(default: the HELP_REPLY setting; docs/replies.md)",
+    "opt_out_reply": "the confirmation of a STOP texted through this provider, e.g. in its "
+    "customers' language; empty for none (default: the OPT_OUT_REPLY setting)",
+    "opt_in_reply": "the confirmation of a START texted through this provider; empty for "
+    "none (default: the OPT_IN_REPLY setting)",
 }
 
 
@@ -378,10 +382,9 @@ class Provider(models.Model):
             )
         gateway = cls(self)
         problems = gateway.option_errors() + gateway.inbound_option_errors()
-        if "help_reply" in self.options:
-            from .consent_models import help_reply_errors
+        from .consent_models import reply_option_errors
 
-            problems = [*problems, *help_reply_errors(self.options["help_reply"])]
+        problems = [*problems, *reply_option_errors(self.options)]
         if problems:
             raise ValidationError({"options": [p[0].upper() + p[1:] + "." for p in problems]})
         scheduling = self.scheduling()

@@ -67,6 +67,37 @@ def test_the_help_reply_is_the_providers_own_and_leaves_consent_alone(
     assert (delivered.text, delivered.sender) == ("Acme help: 0800 123", "SUPORT")
 
 
+def test_the_stop_confirmation_is_the_providers_own_in_its_customers_language(
+    canlog_provider, canlog_sim
+):
+    canlog_provider.options = {**canlog_provider.options, "opt_out_reply": "U bent afgemeld."}
+    canlog_provider.save()
+
+    outcome = handle_keyword(CUSTOMER, "STOP", canlog_provider)
+
+    assert outcome.reply == "U bent afgemeld."
+
+
+def test_an_empty_confirmation_option_sends_none_through_that_provider(canlog_provider):
+    canlog_provider.options = {**canlog_provider.options, "opt_in_reply": ""}
+    canlog_provider.save()
+    handle_keyword(CUSTOMER, "STOP", canlog_provider)
+
+    outcome = handle_keyword(CUSTOMER, "START", canlog_provider)
+
+    assert outcome.changed and outcome.reply == ""
+    assert send_reply(outcome, CUSTOMER, canlog_provider, "HLPDSK") is None
+
+
+def test_a_confirmation_option_that_is_not_text_is_refused_naming_it(canlog_provider):
+    from django.core.exceptions import ValidationError
+
+    canlog_provider.options = {**canlog_provider.options, "opt_out_reply": 12}
+
+    with pytest.raises(ValidationError, match="Opt_out_reply must be a text, not 12"):
+        canlog_provider.full_clean()
+
+
 def test_a_sender_the_gateway_cannot_send_from_falls_back_to_the_default_and_says_so(
     canlog_provider, canlog_sim
 ):
