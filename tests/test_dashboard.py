@@ -277,6 +277,7 @@ def test_attention_links_list_the_unknown_and_failed_of_the_last_day(admin_clien
         "failed in the last 24 hours": (1, 1),
         "unknown, of any age": (6, 6),
         "customer replies kept for a human": (0, 0),
+        "customer replies that could not be handled": (0, 0),
     }
     query = parse_qs(urlsplit(response.context["attention"][0]["url"]).query)
     assert query["status__exact"] == ["unknown"] and "created_at__gte" in query

@@ -111,10 +111,21 @@ def test_the_dashboard_counts_replies_kept_for_a_human_and_links_them(admin_clie
 
     response = dashboard(admin_client)
 
-    [item] = [i for i in response.context["attention"] if "replies" in str(i["label"])]
+    [item] = [i for i in response.context["attention"] if "kept" in str(i["label"])]
     listing = admin_client.get(item["url"])
     assert item["count"] == listing.context["cl"].result_count == 2
     assert "customer replies kept for a human" in text(response)
+
+
+def test_the_dashboard_counts_replies_that_could_not_be_handled(admin_client, provider):
+    failed = reply(provider, text="one", id="1")
+    InboundMessage.objects.filter(pk=failed.pk).update(action=InboundAction.ERROR)
+
+    response = dashboard(admin_client)
+
+    [item] = [i for i in response.context["attention"] if "could not" in str(i["label"])]
+    listing = admin_client.get(item["url"])
+    assert item["count"] == listing.context["cl"].result_count == 1
 
 
 def test_the_provider_page_shows_the_inbound_url_without_the_secret(admin_client, provider):

@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
+from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
@@ -335,15 +336,32 @@ def _outbox_panel(now: datetime) -> dict[str, Any]:
                 "count": waiting.unknown,
                 "url": messages_url(status__exact=Status.UNKNOWN),
             },
-            {
-                "label": _("customer replies kept for a human"),
-                "count": InboundMessage.objects.filter(action=InboundAction.UNASSIGNED).count(),
-                "url": reverse("admin:helpdesk_sms_inboundmessage_changelist")
-                + "?"
-                + urlencode({"action__exact": InboundAction.UNASSIGNED}),
-            },
+            *_replies_attention(),
         ],
     }
+
+
+def _replies_attention() -> list[dict[str, Any]]:
+    """Customer replies a person must look at: kept for a human, or failed to process.
+    One query for both counts."""
+    counts = dict(
+        InboundMessage.objects.filter(action__in=[InboundAction.UNASSIGNED, InboundAction.ERROR])
+        .values_list("action")
+        .annotate(n=Count("pk"))
+        .values_list("action", "n")
+    )
+    listing = reverse("admin:helpdesk_sms_inboundmessage_changelist")
+    return [
+        {
+            "label": label,
+            "count": counts.get(action, 0),
+            "url": listing + "?" + urlencode({"action__exact": action}),
+        }
+        for action, label in (
+            (InboundAction.UNASSIGNED, _("customer replies kept for a human")),
+            (InboundAction.ERROR, _("customer replies that could not be handled")),
+        )
+    ]
 
 
 #: The order of the health panel: what needs attention first.
