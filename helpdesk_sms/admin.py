@@ -583,8 +583,8 @@ class AgentProfileAdmin(ModelAdmin[AgentProfile]):
 
 @admin.register(NotificationTemplate)
 class NotificationTemplateAdmin(ModelAdmin[NotificationTemplate]):
-    list_display = ("name", "event", "audience", "is_active", "priority", "provider")
-    list_filter = ("event", "audience", "is_active", "priority", "provider")
+    list_display = ("name", "event", "audience", "is_active", "priority", "urgent", "provider")
+    list_filter = ("event", "audience", "is_active", "priority", "urgent", "provider")
     search_fields = ("name", "body")
     list_select_related = ("provider",)
     readonly_fields = ("preview", "variables", "created_at", "updated_at")
@@ -612,6 +612,8 @@ class NotificationTemplateAdmin(ModelAdmin[NotificationTemplate]):
                     "sender",
                     "gateway_options",
                     "hourly_limit_per_number",
+                    "quiet_hours",
+                    "urgent",
                 )
             },
         ),
@@ -755,6 +757,7 @@ class MessageAdmin(ReadOnlyLogAdmin[Message]):
     list_filter = (
         "status",
         HeldByBudgetFilter,
+        "quiet_hours",
         "priority",
         "provider",
         "route",
@@ -946,6 +949,8 @@ class MessageAdmin(ReadOnlyLogAdmin[Message]):
         the page has it all."""
         if obj.status == Status.QUEUED and obj.held_reason:
             return _clipped(Truncator(obj.held_reason).chars(60))
+        if obj.status == Status.SCHEDULED and obj.quiet_hours:
+            return str(_("held for quiet hours"))
         if obj.status not in REASON_STATUSES:
             return ""
         text = obj.error_text or obj.error_category
@@ -1036,8 +1041,7 @@ class MessageAdmin(ReadOnlyLogAdmin[Message]):
             self.message_user(
                 request,
                 ngettext(
-                    "%(count)d failed message was not retried: its number is on the opt-out "
-                    "list.",
+                    "%(count)d failed message was not retried: its number is on the opt-out list.",
                     "%(count)d failed messages were not retried: their numbers are on the "
                     "opt-out list.",
                     opted_out,

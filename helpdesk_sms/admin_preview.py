@@ -49,7 +49,13 @@ def unsaved_template(data: dict[str, str]) -> tuple[NotificationTemplate, dict[s
         audience=audience,
         provider=provider,
         smart_replace=data.get("smart_replace", "").lower() in TRUE,
+        quiet_hours=data.get("quiet_hours", "")[:20],
+        urgent=data.get("urgent", "").lower() in TRUE,
     )
+    quiet = template.quiet_hours_error()
+    if quiet:
+        errors["quiet_hours"] = quiet
+        template.quiet_hours = ""
     return template, errors
 
 
@@ -67,4 +73,3 @@ def live_preview(
         if body_error:
             errors["body"] = body_error
     return JsonResponse({"html": str(preview_html(template)), "errors": errors})
-

@@ -72,6 +72,32 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
 
 
 @register()
+def check_quiet_hours(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Report a quiet-hours setting or a ticket time-zone resolver that cannot work."""
+    from .quiet_hours import site_window
+
+    errors: list[CheckMessage] = []
+    try:
+        site_window()
+    except ValueError as exc:
+        errors.append(Error(str(exc), id="helpdesk_sms.E150"))
+    dotted = conf.get("TICKET_TIMEZONE_RESOLVER")
+    if dotted is not None:
+        try:
+            conf.resolver("TICKET_TIMEZONE_RESOLVER")
+        except Exception as exc:  # ImportError, or a value that is no dotted path at all
+            errors.append(
+                Error(
+                    "HELPDESK_SMS['TICKET_TIMEZONE_RESOLVER'] must be None or the dotted path "
+                    f"of a callable(ticket) -> time zone name; {dotted!r} does not import: "
+                    f"{exc}",
+                    id="helpdesk_sms.E151",
+                )
+            )
+    return errors
+
+
+@register()
 def check_reply_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """Report reply-threading settings that cannot work (reply_threading.py)."""
     errors: list[CheckMessage] = []

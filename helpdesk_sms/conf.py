@@ -69,6 +69,15 @@ DEFAULTS: dict[str, Any] = {
     # The same for an assigned agent's number: a busy agent honestly takes a dozen tickets
     # an hour, a loop in the host's code takes a hundred.
     "AGENT_HOURLY_LIMIT": 30,
+    # Quiet hours (docs/compliance.md): local hours of the recipient when notifications
+    # send nothing, e.g. {"start": "21:00", "end": "08:00"} (may wrap midnight); a message
+    # due then waits, scheduled, until the window opens. Templates may set their own, or be
+    # urgent and ignore it. None: off.
+    "QUIET_HOURS": None,
+    # Dotted path of ``callable(ticket) -> str | None`` giving a ticket's own time zone
+    # (e.g. "Asia/Kolkata"), for quiet hours when the number alone does not tell; None reads
+    # a ``timezone`` or ``time_zone`` attribute of the ticket, if it has one.
+    "TICKET_TIMEZONE_RESOLVER": None,
     # Stop polling delivery reports for messages accepted longer ago than this (seconds).
     "REPORT_POLL_MAX_AGE": 3 * 24 * 3600,
     # Periodic jobs registered with django-celery-beat (seconds between runs).

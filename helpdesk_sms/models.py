@@ -682,6 +682,23 @@ class NotificationTemplate(models.Model):
             "for customers; AGENT_HOURLY_LIMIT, 30, for agents); 0: no limit."
         ),
     )
+    quiet_hours = models.CharField(
+        _("quiet hours"),
+        max_length=20,
+        blank=True,
+        help_text=_(
+            "Local hours of the recipient when this template sends nothing, e.g. "
+            "21:00-08:00 (may wrap midnight): a message due then waits, scheduled, until "
+            "the window opens. Empty: the site's HELPDESK_SMS['QUIET_HOURS']; 'off': none."
+        ),
+    )
+    urgent = models.BooleanField(
+        _("urgent"),
+        default=False,
+        help_text=_(
+            "Sent at once, whatever the quiet hours: e.g. an assignment to an on-call agent."
+        ),
+    )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
@@ -710,6 +727,9 @@ class NotificationTemplate(models.Model):
         problems = self.gateway_option_errors()
         if problems:
             errors["gateway_options"] = problems
+        quiet = self.quiet_hours_error()
+        if quiet:
+            errors["quiet_hours"] = quiet
         other = self.active_twin()
         if other is not None:
             errors[NON_FIELD_ERRORS] = self.twin_error(other)
@@ -763,6 +783,19 @@ class NotificationTemplate(models.Model):
             "event through the same provider: both would send, doubling every SMS. "
             "Deactivate one of them, or change it."
         ) % {"other": other.name, "pk": other.pk}
+
+    def quiet_hours_error(self) -> str:
+        """What is wrong with ``quiet_hours`` (a sentence naming the rule); "" if nothing."""
+        from .quiet_hours import OFF, parse
+
+        value = (self.quiet_hours or "").strip()
+        if not value or value.lower() == OFF:
+            return ""
+        try:
+            parse(value, "Quiet hours")
+        except ValueError as exc:
+            return f"{exc} Leave it empty for the site's setting, or write 'off' for none."
+        return ""
 
     def gateway_option_errors(self) -> list[str]:
         """Why the provider's gateway would refuse ``gateway_options`` (sentences)."""
@@ -1009,6 +1042,14 @@ class Message(models.Model):
         help_text=_(
             "Why a queued message is waiting (a budget cap reached); empty when it is not "
             "held. It goes out when the period turns or the cap is raised."
+        ),
+    )
+    quiet_hours = models.BooleanField(
+        _("held for quiet hours"),
+        default=False,
+        help_text=_(
+            "Due inside its template's quiet hours in the recipient's local time, it was "
+            "scheduled for the window's opening (send at); the reason is in its timeline."
         ),
     )
     provider_message_id = models.CharField(

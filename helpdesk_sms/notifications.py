@@ -32,7 +32,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count
 from django.utils import timezone
 
-from . import conf, consent, signals, template_context
+from . import conf, consent, quiet_hours, signals, template_context
 from .compose import Composer, Composers, apply_smart_replace, creation_event, resolve_provider
 from .exceptions import InvalidRecipient, SmsInputError
 from .inputs import check_notify_arguments
@@ -82,6 +82,7 @@ class Request:
     provider: Any
     context: dict[str, Any]
     _template_context: dict[str, Any] | None = None
+    ticket_zone: str | None = None  # read once, when a template keeps quiet hours
 
     def template_context(self) -> dict[str, Any]:
         """The plain values templates see, read off the ticket once for all recipients."""
@@ -253,9 +254,31 @@ def _drafts(requests: Sequence[Request]) -> list[Draft]:
                 )
                 draft = _build(template, target, request, fields, routes, now)
                 draft.ticket = ticket
+                _keep_quiet_hours(draft, template, request, now)
                 drafts.append(draft)
     _limit_per_number(drafts, now)
     return drafts
+
+
+def _keep_quiet_hours(
+    draft: Draft, template: NotificationTemplate, request: Request, now: datetime
+) -> None:
+    """Schedule the draft for its window's opening when it is due inside quiet hours.
+
+    A window that cannot be read (a setting ``manage.py check`` reports) holds nothing:
+    the message goes as it would without quiet hours, rather than not at all.
+    """
+    try:
+        if quiet_hours.template_window(template) is None:
+            return
+    except ValueError as exc:
+        logger.warning("helpdesk_sms: quiet hours ignored: %s", exc)
+        return
+    if request.ticket_zone is None:
+        request.ticket_zone = quiet_hours.ticket_zone(request.ticket) or ""
+    note = quiet_hours.apply(draft.message, template, now, ticket_tz=request.ticket_zone or None)
+    if note:
+        draft.note = "; ".join(filter(None, [note, draft.note]))
 
 
 def sticks(template: NotificationTemplate) -> bool:

@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
+import phonenumbers
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
+from phonenumbers import PhoneNumberType
 
-from . import conf, template_context
+from . import conf, quiet_hours, template_context
 from . import text as sms_text
 from .compose import Route, apply_smart_replace, check_text
 from .exceptions import SmsInputError
@@ -204,7 +208,7 @@ def _verdict_table(verdicts: list[GatewayVerdict]) -> SafeString:
 
 
 def cost_line(provider: Provider | None, parts: int) -> str:
-    """"Costs about X per ticket on provider Y", when the provider that would send it has a
+    """ "Costs about X per ticket on provider Y", when the provider that would send it has a
     price (to its default region's numbers, where it has one of its own)."""
     if provider is None:
         return ""
@@ -228,6 +232,55 @@ def cost_line(provider: Provider | None, parts: int) -> str:
             "regions": ", ".join(others)
         }
     return str(text)
+
+
+def sample_number(provider: Provider | None) -> str:
+    """An example mobile number of the provider's region (else the site's), E.164; ""
+    when neither names one."""
+    region = (provider.default_region if provider is not None else "") or str(
+        conf.get("DEFAULT_REGION") or ""
+    )
+    if not region:
+        return ""
+    example = phonenumbers.example_number_for_type(region.upper(), PhoneNumberType.MOBILE)
+    if example is None:
+        return ""
+    return phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164)
+
+
+def quiet_hours_line(
+    template: NotificationTemplate, provider: Provider | None, now: datetime | None = None
+) -> str:
+    """What quiet hours do to this template's messages, and whether one to a sample number
+    due now would be held (and until when)."""
+    if template.urgent:
+        return str(_("Urgent: sent at once, whatever the quiet hours."))
+    try:
+        window = quiet_hours.template_window(template)
+    except ValueError:
+        return ""  # the form reports the value itself
+    if window is None:
+        return ""
+    number = sample_number(provider)
+    provider_tz = quiet_hours.zone_name(provider.timezone) if provider is not None else None
+    now = now or timezone.now()
+    hold = quiet_hours.hold_for(window, number, now, provider_tz=provider_tz)
+    zone = quiet_hours.local_zone(number, ticket_tz=None, provider_tz=provider_tz)
+    where = _("to %(number)s (%(zone)s)") % {"number": number, "zone": zone} if number else zone
+    text = _(
+        "Quiet hours %(window)s in the recipient's local time: a message due then waits, "
+        "scheduled, until %(end)s."
+    ) % {"window": window, "end": f"{window.end:%H:%M}"}
+    if hold is None:
+        return (
+            str(text) + " " + _("A message due now %(where)s would go at once.") % {"where": where}
+        )
+    return (
+        str(text)
+        + " "
+        + _("A message due now %(where)s would be held: %(note)s.")
+        % {"where": where, "note": hold.note}
+    )
 
 
 def preview_html(template: NotificationTemplate) -> SafeString:
@@ -270,7 +323,9 @@ def preview_html(template: NotificationTemplate) -> SafeString:
                 _("This template's provider %(provider)s would refuse it: %(problem)s")
                 % {"provider": provider, "problem": problem}
             )
-    cost = cost_line(provider or Provider.objects.preferred(), info.parts)
+    sending = provider or Provider.objects.preferred()
+    notes.append(quiet_hours_line(template, sending))
+    cost = cost_line(sending, info.parts)
     return format_html(
         '<pre style="white-space: pre-wrap; margin: 0 0 .5em">{}</pre><p>{}</p>{}{}{}'
         '<p class="help">{}</p>',

@@ -358,6 +358,7 @@ class Backlog:
     scheduled: int
     unknown: int
     oldest_queued_at: datetime | None
+    quiet_hours: int = 0  # of the scheduled: held for their recipient's quiet hours
 
     def oldest_age(self, now: datetime) -> timedelta | None:
         return None if self.oldest_queued_at is None else now - self.oldest_queued_at
@@ -375,10 +376,16 @@ def backlog() -> Backlog:
             scheduled=Count("pk", filter=Q(status=Status.SCHEDULED)),
             unknown=Count("pk", filter=Q(status=Status.UNKNOWN)),
             oldest=Min("created_at", filter=Q(status=Status.QUEUED)),
+            quiet=Count("pk", filter=Q(status=Status.SCHEDULED, quiet_hours=True)),
         )
     )
     return Backlog(
-        found["queued"], found["sending"], found["scheduled"], found["unknown"], found["oldest"]
+        found["queued"],
+        found["sending"],
+        found["scheduled"],
+        found["unknown"],
+        found["oldest"],
+        found["quiet"],
     )
 
 

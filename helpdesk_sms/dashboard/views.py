@@ -320,6 +320,7 @@ def _outbox_panel(now: datetime) -> dict[str, Any]:
             s: messages_url(status__exact=s)
             for s in (Status.QUEUED, Status.SENDING, Status.SCHEDULED, Status.UNKNOWN)
         },
+        "quiet_hours_url": messages_url(status__exact=Status.SCHEDULED, quiet_hours__exact=1),
         "attention": [
             {
                 "label": _("unknown in the last 24 hours (may have gone out; never resent)"),

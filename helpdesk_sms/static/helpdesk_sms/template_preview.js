@@ -1,14 +1,14 @@
 /*
- * The template form's live preview: while the text, event, audience, provider or smart
- * replacement change, post the form's current values (300 ms after the last keystroke) to
- * the live-preview endpoint and show what it renders: the text as sent, encoding, parts,
+ * The template form's live preview: while the text, event, audience, provider, smart
+ * replacement or quiet hours change, post the form's current values (300 ms after the last
+ * keystroke) to the live-preview endpoint and show what it renders: the text as sent, encoding, parts,
  * cost, each gateway's verdict, and what a save would refuse (an unknown variable, say).
  * Shipped with the app; no library, no CDN.
  */
 (function () {
   "use strict";
 
-  var FIELDS = ["body", "event", "audience", "provider", "smart_replace"];
+  var FIELDS = ["body", "event", "audience", "provider", "smart_replace", "quiet_hours", "urgent"];
   var DELAY = 300;
 
   function start() {
