@@ -19,6 +19,7 @@ from helpdesk_sms.integrations import model_watcher
 from helpdesk_sms.models import Message, MessageEvent, NotificationTemplate
 from helpdesk_sms.quiet_hours import Window, hold_for, local_zone, parse
 from helpdesk_sms.states import Status
+from project.demo.models import Task
 
 from .querycount import added, app_disabled, captured
 from .test_notifications import BUDGET, make_ticket, within
@@ -140,6 +141,17 @@ def test_an_agent_assigned_at_night_waits_too_unless_the_template_is_urgent(
     urgent = make_ticket(title="Server down", assigned_to=agent)
     message = Message.objects.get(event="ticket_assigned", ticket_id=str(urgent.pk))
     assert message.status == Status.QUEUED
+
+
+def test_a_task_added_at_night_waits_like_the_acknowledgement(memory_provider, night, clock):
+    ticket = make_ticket()
+    clock.moment = datetime(2026, 3, 11, 23, 45, tzinfo=KOLKATA).astimezone(UTC)
+
+    Task.objects.create(ticket=ticket, title="Replace toner")
+
+    message = Message.objects.get(event="task_added")
+    assert message.status == Status.SCHEDULED
+    assert message.send_at == datetime(2026, 3, 12, 8, 0, tzinfo=KOLKATA)
 
 
 def test_the_template_quiet_hours_beat_the_setting(memory_provider, night, clock):
