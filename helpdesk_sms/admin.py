@@ -530,7 +530,7 @@ class ProviderAdmin(ProviderHealthAdminMixin, ModelAdmin[Provider]):
 class SenderIDAdmin(ModelAdmin[SenderID]):
     list_display = ("value", "provider", "description", "is_active")
     list_filter = ("provider", "is_active")
-    search_fields = ("value", "description", "provider__name")
+    search_fields = ("value", "description", "provider__name", "registered_template_id")
     list_select_related = ("provider",)
 
 
@@ -600,6 +600,8 @@ class NotificationTemplateAdmin(ModelAdmin[NotificationTemplate]):
                     "smart_replace",
                     "preview",
                     "registered_template_id",
+                    "registered_entity_id",
+                    "registered_pattern",
                 )
             },
         ),
@@ -847,6 +849,7 @@ class MessageAdmin(ReadOnlyLogAdmin[Message]):
                     "audience",
                     "template",
                     "registered_template_id",
+                    "registered_entity_id",
                     "ticket_type",
                     "ticket_id",
                     "group_send",
@@ -1036,8 +1039,7 @@ class MessageAdmin(ReadOnlyLogAdmin[Message]):
             self.message_user(
                 request,
                 ngettext(
-                    "%(count)d failed message was not retried: its number is on the opt-out "
-                    "list.",
+                    "%(count)d failed message was not retried: its number is on the opt-out list.",
                     "%(count)d failed messages were not retried: their numbers are on the "
                     "opt-out list.",
                     opted_out,

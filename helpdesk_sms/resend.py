@@ -81,6 +81,7 @@ def resend(
             audience=original.audience,
             template_id=original.template_id,
             registered_template_id=original.registered_template_id,
+            registered_entity_id=original.registered_entity_id,
             priority=original.priority,
             ticket_type_id=original.ticket_type_id,
             ticket_id=original.ticket_id,
