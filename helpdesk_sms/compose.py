@@ -207,6 +207,10 @@ class Composer:
     _texts: dict[str, sms_text.TextInfo] = field(default_factory=dict, repr=False)
     _prices: PriceList | None = field(default=None, repr=False)
     _dlt: dict[tuple[str, str], dlt.DltIds] = field(default_factory=dict, repr=False)
+    #: The sender's record, for its DLT defaults: given or the provider's default (no
+    #: query), else read on first need (``sender_known`` False).
+    _sender: SenderID | None = field(default=None, repr=False)
+    _sender_known: bool = field(default=False, repr=False)
 
     @classmethod
     def start(
@@ -232,6 +236,10 @@ class Composer:
             region=chosen.default_region or None,
             allowed=chosen.allowed_country_list(),
         )
+        if isinstance(sender, SenderID):
+            composer._sender, composer._sender_known = sender, True
+        elif not sender:
+            composer._sender, composer._sender_known = chosen.default_sender, True
         if body is not None:
             composer.text(body)
         label = composer.label
@@ -363,8 +371,18 @@ class Composer:
         key = (template_id or "", entity_id or "")
         ids = self._dlt.get(key)
         if ids is None:
-            ids = self._dlt[key] = dlt.resolve_ids(self.provider, self.route.sender, *key)
+            sender = None if all(key) else self.sender_record()
+            ids = self._dlt[key] = dlt.resolve_ids(self.provider, sender, *key)
         return ids
+
+    def sender_record(self) -> SenderID | None:
+        """The SenderID the messages go from (None for a value no record has)."""
+        if not self._sender_known:
+            self._sender = SenderID.objects.filter(
+                provider=self.provider, value=self.route.sender
+            ).first()
+            self._sender_known = True
+        return self._sender
 
     def options_with(self, ids: dlt.DltIds) -> dict[str, str]:
         """The message's gateway options; for a DLT gateway with the entity id among them.

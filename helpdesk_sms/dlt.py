@@ -25,12 +25,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .exceptions import SmsInputError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .models import Provider
+    from .models import Provider, SenderID
 
 #: The longest value DLT lets one ``{#var#}`` stand for.
 VAR_MAX_CHARS = 30
@@ -142,26 +142,24 @@ def _snippet(text: str, start: int) -> str:
     return repr(cut + ("…" if len(rest) > SNIPPET_CHARS else ""))
 
 
+def stored_options(options: dict[str, Any] | None) -> dict[str, Any]:
+    """A stored message's gateway options without the entity id the composer put there:
+    what a template or call chose, to compose the message again (a re-send, a failover)."""
+    return {k: v for k, v in (options or {}).items() if k != ENTITY_OPTION}
+
+
 def resolve_ids(
-    provider: Provider, sender: str, template_id: str = "", entity_id: str = ""
+    provider: Provider, sender: SenderID | None, template_id: str = "", entity_id: str = ""
 ) -> DltIds:
     """The ids a message goes with, each the first set of: the template's (or the call's),
     the sender ID's default, the provider's ``dlt_template_id``/``dlt_entity_id`` option.
 
     No template id, no DLT: the entity id is only ever sent with one, so it stays empty.
     """
-    from .models import SenderID
-
     template_id, entity_id = template_id.strip(), entity_id.strip()
-    if not (template_id and entity_id):
-        found = (
-            SenderID.objects.filter(provider=provider, value=sender)
-            .values_list("registered_template_id", "registered_entity_id")
-            .first()
-        )
-        if found is not None:
-            template_id = template_id or found[0].strip()
-            entity_id = entity_id or found[1].strip()
+    if sender is not None:
+        template_id = template_id or sender.registered_template_id.strip()
+        entity_id = entity_id or sender.registered_entity_id.strip()
     options = provider.options or {}
     template_id = template_id or str(options.get(TEMPLATE_OPTION) or "").strip()
     if not template_id:
