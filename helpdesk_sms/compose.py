@@ -208,7 +208,7 @@ class Composer:
     _prices: PriceList | None = field(default=None, repr=False)
     _dlt: dict[tuple[str, str], dlt.DltIds] = field(default_factory=dict, repr=False)
     #: The sender's record, for its DLT defaults: given or the provider's default (no
-    #: query), else read on first need (``sender_known`` False).
+    #: query), else read on first need (``_sender_known`` False).
     _sender: SenderID | None = field(default=None, repr=False)
     _sender_known: bool = field(default=False, repr=False)
 
