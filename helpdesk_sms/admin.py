@@ -530,7 +530,7 @@ class ProviderAdmin(ProviderHealthAdminMixin, ModelAdmin[Provider]):
 class SenderIDAdmin(ModelAdmin[SenderID]):
     list_display = ("value", "provider", "description", "is_active")
     list_filter = ("provider", "is_active")
-    search_fields = ("value", "description", "provider__name")
+    search_fields = ("value", "description", "provider__name", "registered_template_id")
     list_select_related = ("provider",)
 
 
@@ -600,6 +600,8 @@ class NotificationTemplateAdmin(ModelAdmin[NotificationTemplate]):
                     "smart_replace",
                     "preview",
                     "registered_template_id",
+                    "registered_entity_id",
+                    "registered_pattern",
                 )
             },
         ),
@@ -850,6 +852,7 @@ class MessageAdmin(ReadOnlyLogAdmin[Message]):
                     "audience",
                     "template",
                     "registered_template_id",
+                    "registered_entity_id",
                     "ticket_type",
                     "ticket_id",
                     "group_send",

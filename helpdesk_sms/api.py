@@ -11,8 +11,9 @@ from django.db import IntegrityError, connections, transaction
 
 from . import consent
 from .compose import Composer, Composers, apply_smart_replace, compose, creation_event
+from .dlt import check_against_pattern
 from .exceptions import InvalidRecipient, SmsInputError
-from .inputs import check_numbers, check_send_options, check_text
+from .inputs import check_dlt, check_numbers, check_send_options, check_text
 from .kick import dispatch_on_commit
 from .models import Message, MessageEvent, Provider, RecipientGroup, SenderID
 from .phones import country_of
@@ -36,6 +37,9 @@ def send_sms(
     smart_replace: bool | None = None,
     gateway_options: dict[str, str | int] | None = None,
     priority: str | None = None,
+    registered_template_id: str | None = None,
+    registered_entity_id: str | None = None,
+    registered_pattern: str | None = None,
 ) -> Sequence[Message]:
     """Queue ``text`` to ``to`` (one number or several) or to a recipient ``group``.
 
@@ -50,6 +54,10 @@ def send_sms(
     not take, or a value its provider does not allow, raises ``InvalidGatewayOption``.
     ``priority`` is ``"normal"`` (the default: held while a budget cap is reached) or
     ``"critical"`` (always sent); anything else raises ``InvalidPriority``.
+    ``registered_template_id`` and ``registered_entity_id`` are India's DLT ids, sent by
+    every gateway that takes them (else the sender's, then the provider's defaults);
+    with ``registered_pattern`` (the text as registered, ``{#var#}`` for each value) a text
+    that does not fit it raises ``DltMismatch`` (field ``text``) showing where they differ.
     A number on the opt-out list (:mod:`~helpdesk_sms.consent`) gets its message written
     ``suppressed`` (error category ``opted_out``), not queued.
 
@@ -70,7 +78,13 @@ def send_sms(
         gateway_options=gateway_options,
         priority=priority,
     )
+    check_dlt(registered_template_id, registered_entity_id, registered_pattern)
     text, replaced_note = apply_smart_replace(text, smart_replace)
+    check_against_pattern(text, registered_pattern or "")  # the text as it would go out
+    dlt_ids: dict[str, Any] = {
+        "registered_template_id": registered_template_id or "",
+        "registered_entity_id": registered_entity_id or "",
+    }
     group_send: Message | None = None
     if group is not None:
         group = _resolve_group(group)
@@ -85,6 +99,7 @@ def send_sms(
                 group=group,
                 gateway_options=gateway_options,
                 priority=priority or Priority.NORMAL,
+                **dlt_ids,
             )
         else:
             numbers += [c.phone for c in group.members.filter(is_active=True, opted_out=False)]
@@ -104,7 +119,7 @@ def send_sms(
         recipients = [composers.for_number(number) for number in numbers]  # all, before any write
     if idempotency_key and len(recipients) + (group_send is not None) != 1:
         raise SmsInputError("An idempotency key needs exactly one recipient.", field="to")
-    fields: dict[str, Any] = {"priority": priority or Priority.NORMAL}
+    fields: dict[str, Any] = {"priority": priority or Priority.NORMAL, **dlt_ids}
     if idempotency_key:
         fields["idempotency_key"] = idempotency_key
     note = "; ".join(filter(None, ["queued through send_sms", replaced_note]))

@@ -18,7 +18,7 @@ from typing import Any
 from django.db.models import Q
 from django.utils import timezone
 
-from . import conf
+from . import conf, dlt
 from . import text as sms_text
 from .exceptions import (
     EmptyText,
@@ -206,6 +206,11 @@ class Composer:
     note: str = ""  # why this provider, when something other than a route chose it
     _texts: dict[str, sms_text.TextInfo] = field(default_factory=dict, repr=False)
     _prices: PriceList | None = field(default=None, repr=False)
+    _dlt: dict[tuple[str, str], dlt.DltIds] = field(default_factory=dict, repr=False)
+    #: The sender's record, for its DLT defaults: given or the provider's default (no
+    #: query), else read on first need (``_sender_known`` False).
+    _sender: SenderID | None = field(default=None, repr=False)
+    _sender_known: bool = field(default=False, repr=False)
 
     @classmethod
     def start(
@@ -231,6 +236,10 @@ class Composer:
             region=chosen.default_region or None,
             allowed=chosen.allowed_country_list(),
         )
+        if isinstance(sender, SenderID):
+            composer._sender, composer._sender_known = sender, True
+        elif not sender:
+            composer._sender, composer._sender_known = chosen.default_sender, True
         if body is not None:
             composer.text(body)
         label = composer.label
@@ -315,10 +324,17 @@ class Composer:
         body: str,
         group: RecipientGroup | None = None,
         recipient: str | None = None,
+        registered_template_id: str = "",
+        registered_entity_id: str = "",
         **fields: Any,
     ) -> Message:
-        """An unsaved Message to ``to`` (checked here) or an already checked ``recipient``."""
+        """An unsaved Message to ``to`` (checked here) or an already checked ``recipient``.
+
+        Its DLT ids are the given ones, else the sender's or provider's defaults
+        (:func:`~helpdesk_sms.dlt.resolve_ids`).
+        """
         info = self.text(body)
+        ids = self.dlt_ids(registered_template_id, registered_entity_id)
         if group is not None:
             self.check_group(group)
             recipient = ""
@@ -343,10 +359,41 @@ class Composer:
             send_at=self.send_at,
             status=self.status,
             status_changed_at=self.now,
-            gateway_options=dict(self.gateway_options),
+            gateway_options=self.options_with(ids),
+            registered_template_id=ids.template_id,
+            registered_entity_id=ids.entity_id,
             route_id=self.via.pk if self.via is not None else None,
             **fields,
         )
+
+    def dlt_ids(self, template_id: str, entity_id: str) -> dlt.DltIds:
+        """The resolved DLT ids, read once per composer and pair of given ids."""
+        key = (template_id or "", entity_id or "")
+        ids = self._dlt.get(key)
+        if ids is None:
+            sender = None if all(key) else self.sender_record()
+            ids = self._dlt[key] = dlt.resolve_ids(self.provider, sender, *key)
+        return ids
+
+    def sender_record(self) -> SenderID | None:
+        """The SenderID the messages go from (None for a value no record has)."""
+        if not self._sender_known:
+            self._sender = SenderID.objects.filter(
+                provider=self.provider, value=self.route.sender
+            ).first()
+            self._sender_known = True
+        return self._sender
+
+    def options_with(self, ids: dlt.DltIds) -> dict[str, str]:
+        """The message's gateway options; for a DLT gateway with the entity id among them.
+
+        The outbox builds a request from the first message's options and never puts
+        messages with different options in one request, so the entity id travels there.
+        """
+        options = dict(self.gateway_options)
+        if ids.entity_id and self.route.supports(Capability.DLT):
+            options[dlt.ENTITY_OPTION] = ids.entity_id
+        return options
 
 
 class Composers:

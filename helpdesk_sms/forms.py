@@ -251,6 +251,9 @@ INPUT_ERROR_FIELDS: dict[str, str | None] = {
     "sender": "sender",
     "send_at": "send_at",
     "flash": "flash",
+    "registered_template_id": "registered_template_id",
+    "registered_entity_id": "registered_entity_id",
+    "registered_pattern": "registered_pattern",
     "provider": None,
     "group": None,
     "__all__": None,
@@ -296,6 +299,28 @@ class TestSmsForm(forms.Form):
             "Shown on the screen at once and usually not stored; not every gateway sends it."
         ),
     )
+    registered_template_id = forms.CharField(
+        label=_("DLT template id"),
+        required=False,
+        max_length=64,
+        help_text=_("India's DLT: empty for the sender's, else the provider's default."),
+    )
+    registered_entity_id = forms.CharField(
+        label=_("DLT entity id (PE ID)"),
+        required=False,
+        max_length=64,
+        help_text=_("India's DLT: empty for the sender's, else the provider's default."),
+    )
+    registered_pattern = forms.CharField(
+        label=_("DLT registered text"),
+        required=False,
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 2, "cols": 60}),
+        help_text=_(
+            "India's DLT: the text as registered, {#var#} for each value. A text that does "
+            "not fit it is refused, showing where they differ; empty: not checked."
+        ),
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -311,6 +336,9 @@ class TestSmsForm(forms.Form):
             "sender": data["sender"] or None,
             "send_at": data.get("send_at"),
             "flash": bool(data.get("flash")),
+            "registered_template_id": data.get("registered_template_id") or None,
+            "registered_entity_id": data.get("registered_entity_id") or None,
+            "registered_pattern": data.get("registered_pattern") or None,
         }
 
     def add_input_error(self, error: SmsInputError, *, prefix: str = "") -> None:

@@ -27,6 +27,7 @@ from django.db.models import Count, Q, Sum
 from . import consent
 from .api import CHUNK_SIZE, insert_messages
 from .compose import Composer, Composers, apply_smart_replace
+from .dlt import DltMismatch, check_against_pattern
 from .exceptions import InvalidRecipient, SmsInputError
 from .gateways.base import Capability
 from .inputs import check_text as check_input_text
@@ -306,7 +307,12 @@ def _render(template: NotificationTemplate, name: str) -> tuple[str, str]:
         body = render(template.body, {"recipient_name": name, "event": Event.MANUAL.value})
     except TemplateRenderError as exc:
         raise SmsInputError(str(exc), field="template") from None
-    return apply_smart_replace(body, template.smart_replace or None)
+    body, note = apply_smart_replace(body, template.smart_replace or None)
+    try:
+        check_against_pattern(body, template.registered_pattern)
+    except DltMismatch as exc:
+        raise SmsInputError(f"Rendered for {name}: {exc.message}", field="template") from None
+    return body, note
 
 
 def _check_rendered(composer: Composer, body: str, name: str) -> None:
@@ -327,6 +333,7 @@ def confirm(plan: Plan, *, token: str, user: Any) -> tuple[GroupSend, bool]:
     if plan.template is not None:
         fields["template"] = plan.template
         fields["registered_template_id"] = plan.template.registered_template_id
+        fields["registered_entity_id"] = plan.template.registered_entity_id
         fields["priority"] = plan.template.priority
     note = "; ".join([f"queued by a send to group {plan.group.name!r} by {user}", *plan.notes])
     try:

@@ -80,8 +80,7 @@ def check_numbers(to: Any) -> list[str]:
     for number in numbers:
         if not isinstance(number, str):
             raise SmsInputError(
-                f"to must hold phone numbers as text, not {type(number).__name__} "
-                f"({number!r}).",
+                f"to must hold phone numbers as text, not {type(number).__name__} ({number!r}).",
                 field="to",
             )
         check_text(number, "to", max_length=MAX_NUMBER_LENGTH)
@@ -122,6 +121,25 @@ def check_send_options(
     check_priority(priority)
 
 
+def check_dlt(template_id: Any, entity_id: Any, pattern: Any) -> None:
+    """India's DLT arguments: ids of at most 64 characters, a pattern written right."""
+    from .dlt import pattern_errors
+
+    for name, value in (
+        ("registered_template_id", template_id),
+        ("registered_entity_id", entity_id),
+    ):
+        if value is not None:
+            check_text(value, name, max_length=64)
+    if pattern is not None:
+        check_text(pattern, "registered_pattern")
+        problems = pattern_errors(pattern)
+        if problems:
+            raise SmsInputError(
+                "registered_pattern: " + "; ".join(problems) + ".", field="registered_pattern"
+            )
+
+
 def check_priority(priority: Any) -> None:
     """``priority``: None (normal) or one of the Priority values."""
     from .exceptions import InvalidPriority
@@ -155,8 +173,7 @@ def check_gateway_options(options: Any) -> None:
         check_text(name, field, max_length=MAX_OPTION_LENGTH)
         if isinstance(value, bool) or not isinstance(value, str | int):
             raise SmsInputError(
-                f"{field}[{name!r}] must be text or a whole number, not "
-                f"{type(value).__name__}.",
+                f"{field}[{name!r}] must be text or a whole number, not {type(value).__name__}.",
                 field=field,
             )
         check_text(str(value), field, max_length=MAX_OPTION_LENGTH)
@@ -168,8 +185,7 @@ def check_provider(provider: Any) -> None:
         check_text(provider, "provider")
     elif provider is not None and (isinstance(provider, bool) or not _is_model_or_int(provider)):
         raise SmsInputError(
-            "provider must be a Provider, its name or its id, "
-            f"not {type(provider).__name__}.",
+            f"provider must be a Provider, its name or its id, not {type(provider).__name__}.",
             field="provider",
         )
 
@@ -186,9 +202,7 @@ def check_notify_arguments(event: Any, ticket: Any, occurrence: Any, provider: A
         )
     if not isinstance(ticket, Model) or ticket.pk is None:
         kind = type(ticket).__name__ if not isinstance(ticket, Model) else "an unsaved ticket"
-        raise SmsInputError(
-            f"ticket must be a saved model instance, not {kind}.", field="ticket"
-        )
+        raise SmsInputError(f"ticket must be a saved model instance, not {kind}.", field="ticket")
     if occurrence is not None:
         check_text(occurrence, "occurrence", max_length=MAX_OCCURRENCE_LENGTH)
     check_provider(provider)

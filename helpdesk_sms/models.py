@@ -381,7 +381,9 @@ class Provider(models.Model):
                 }
             )
         gateway = cls(self)
-        problems = gateway.option_errors() + gateway.inbound_option_errors()
+        problems = (
+            gateway.option_errors() + gateway.inbound_option_errors() + gateway.dlt_option_errors()
+        )
         from .consent_models import reply_option_errors
 
         problems = [*problems, *reply_option_errors(self.options)]
@@ -490,6 +492,24 @@ class SenderID(models.Model):
     )
     is_active = models.BooleanField(
         _("active"), default=True, help_text=_("Inactive sender IDs are not offered.")
+    )
+    registered_template_id = models.CharField(
+        _("default registered template id"),
+        max_length=64,
+        blank=True,
+        help_text=_(
+            "India's DLT: the template id for messages from this sender that name none "
+            "themselves (before the provider's dlt_template_id option)."
+        ),
+    )
+    registered_entity_id = models.CharField(
+        _("default registered entity id"),
+        max_length=64,
+        blank=True,
+        help_text=_(
+            "India's DLT: the principal entity id (PE ID) for messages from this sender that "
+            "name none themselves (before the provider's dlt_entity_id option)."
+        ),
     )
 
     class Meta:
@@ -644,6 +664,23 @@ class NotificationTemplate(models.Model):
             "The id this text is registered under where regulation requires (India's DLT)."
         ),
     )
+    registered_entity_id = models.CharField(
+        _("registered entity id"),
+        max_length=64,
+        blank=True,
+        help_text=_(
+            "India's DLT: the principal entity id (PE ID) the template is registered by; "
+            "empty for the sender's, else the provider's dlt_entity_id option."
+        ),
+    )
+    registered_pattern = models.TextField(
+        _("registered pattern"),
+        blank=True,
+        help_text=_(
+            "India's DLT: the text exactly as registered, {#var#} where a value goes. "
+            "Each rendered message is checked against it and not sent when it differs."
+        ),
+    )
     gateway_options = models.JSONField(
         _("gateway options"),
         default=dict,
@@ -730,11 +767,26 @@ class NotificationTemplate(models.Model):
         quiet = self.quiet_hours_error()
         if quiet:
             errors["quiet_hours"] = quiet
+        errors.update(self.dlt_errors())
         other = self.active_twin()
         if other is not None:
             errors[NON_FIELD_ERRORS] = self.twin_error(other)
         if errors:
             raise ValidationError(errors)
+
+    def dlt_errors(self) -> dict[str, Any]:
+        """A registered pattern must be written right and belong to a template id."""
+        from .dlt import pattern_errors
+
+        errors: dict[str, Any] = {}
+        problems = pattern_errors(self.registered_pattern)
+        if problems:
+            errors["registered_pattern"] = [p[0].upper() + p[1:] + "." for p in problems]
+        elif self.registered_pattern.strip() and not self.registered_template_id.strip():
+            errors["registered_template_id"] = _(
+                "A registered pattern is registered under a template id: enter it."
+            )
+        return errors
 
     def body_error(self) -> str:
         """What is wrong with the body (syntax, a variable the event lacks); "" if nothing.
@@ -1140,6 +1192,12 @@ class Message(models.Model):
         max_length=64,
         blank=True,
         help_text=_("Sent to the gateway where regulation requires it."),
+    )
+    registered_entity_id = models.CharField(
+        _("registered entity id"),
+        max_length=64,
+        blank=True,
+        help_text=_("India's DLT principal entity id (PE ID), sent with the template id."),
     )
     ticket_type = models.ForeignKey(
         ContentType,

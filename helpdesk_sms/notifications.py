@@ -34,6 +34,7 @@ from django.utils import timezone
 
 from . import conf, consent, quiet_hours, signals, template_context
 from .compose import Composer, Composers, apply_smart_replace, creation_event, resolve_provider
+from .dlt import DltMismatch, check_against_pattern
 from .exceptions import InvalidRecipient, SmsInputError
 from .inputs import check_notify_arguments
 from .kick import dispatch_on_commit
@@ -248,6 +249,7 @@ def _drafts(requests: Sequence[Request]) -> list[Draft]:
                     audience=template.audience,
                     template=template,
                     registered_template_id=template.registered_template_id,
+                    registered_entity_id=template.registered_entity_id,
                     priority=template.priority,
                     ticket_type=ticket_type,
                     ticket_id=str(ticket.pk),
@@ -631,6 +633,13 @@ def _build(
     except TemplateRenderError as exc:
         return Draft(_unsent(Status.FAILED, "template", str(exc), target, fields, now), "not sent")
     body, replaced_note = apply_smart_replace(body, template.smart_replace or None)
+    try:
+        check_against_pattern(body, template.registered_pattern)
+    except DltMismatch as exc:  # the operator would drop it: never queued
+        return Draft(
+            _unsent(Status.SUPPRESSED, "content_rejected", str(exc), target, fields, now, body),
+            "not sent",
+        )
     if target.group is None and not target.phone:
         reason = f"Not sent: {target.missing_reason}."
         unsent = _unsent(Status.SUPPRESSED, "no_recipient", reason, target, fields, now, body)

@@ -22,7 +22,7 @@ from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from . import conf, consent
+from . import conf, consent, dlt
 from .compose import Composer, Composers, creation_event
 from .exceptions import SmsInputError
 from .kick import dispatch_on_commit
@@ -81,6 +81,7 @@ def resend(
             audience=original.audience,
             template_id=original.template_id,
             registered_template_id=original.registered_template_id,
+            registered_entity_id=original.registered_entity_id,
             priority=original.priority,
             ticket_type_id=original.ticket_type_id,
             ticket_id=original.ticket_id,
@@ -127,6 +128,11 @@ def _check_resendable(original: Message) -> None:
         raise ResendRefused("it has no text to send")
     if Message.objects.filter(resend_of=original).exists():
         raise ResendRefused(_already_resent(original))
+    template = original.template
+    try:  # the same text again: refused while its template's registered text says otherwise
+        dlt.check_against_pattern(original.body, template.registered_pattern if template else "")
+    except dlt.DltMismatch as exc:
+        raise ResendRefused(f"still not sendable: {exc}") from None
 
 
 def _already_resent(original: Message) -> str:
@@ -150,7 +156,7 @@ def _composer(original: Message, provider: Any, now: Any, phone: str) -> tuple[C
         provider=pinned,
         sender=original.sender or None,
         now=now,
-        gateway_options=original.gateway_options or None,
+        gateway_options=dlt.stored_options(original.gateway_options) or None,
     )
     return composers.for_number(phone)
 

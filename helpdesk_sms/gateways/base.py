@@ -33,6 +33,28 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..models import Provider
 
 REDACTED = "***"
+#: The provider option (and per-message gateway option) holding the DLT entity id.
+DLT_ENTITY_OPTION = "dlt_entity_id"
+_PARAM_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,39}")
+#: The options every DLT gateway takes (see ``Gateway.dlt_params``).
+DLT_OPTION_HELP: dict[str, str] = {
+    "dlt_template_id": (
+        "India's DLT: the registered template id for messages whose template, call and "
+        "sender name none."
+    ),
+    DLT_ENTITY_OPTION: (
+        "India's DLT: the principal entity id (PE ID) for messages whose template, call and "
+        "sender name none; sent only with a template id."
+    ),
+    "dlt_template_param": (
+        "The request parameter your panel reads the DLT template id from, when not the "
+        "gateway's usual one (e.g. 'dlttemplateid', 'tempid', 'templateid')."
+    ),
+    "dlt_entity_param": (
+        "The request parameter your panel reads the DLT entity id from, when not the "
+        "gateway's usual one (e.g. 'peid', 'entityid', 'pe_id')."
+    ),
+}
 #: How much of a reply is kept on a message's timeline (after masking: never before).
 STORED_REPLY_CHARS = 2000
 #: The operations whose reply reading the base guards (see ``Gateway.__init_subclass__``).
@@ -51,6 +73,8 @@ class Capability(enum.StrEnum):
     BALANCE = "balance"
     #: Takes customers' replies pushed to /sms/inbound/<provider>/<secret>/ (parse_inbound).
     INBOUND = "inbound"
+    #: Sends India's DLT template id and entity id (PE ID) with a message (dlt_params).
+    DLT = "dlt"
 
 
 class ErrorCategory(enum.StrEnum):
@@ -60,7 +84,9 @@ class ErrorCategory(enum.StrEnum):
     INSUFFICIENT_CREDIT = "insufficient_credit"
     INVALID_RECIPIENT = "invalid_recipient"
     INVALID_SENDER = "invalid_sender"
-    CONTENT_REJECTED = "content_rejected"  # template mismatch, spam, blocked words, length
+    #: Template mismatch (DLT), spam, blocked words, length: permanent, never failed over
+    #: (another gateway would be given the same text).
+    CONTENT_REJECTED = "content_rejected"
     INVALID_REQUEST = "invalid_request"  # a parameter the gateway refused (our bug or config)
     THROTTLED = "throttled"  # refused before acceptance: safe to retry later
     TRANSIENT = "transient"  # provably not taken (refused connection, 5xx): safe to retry
@@ -215,6 +241,11 @@ class Gateway:
     #: The shape of the gateway's inbound push (a key of ``inbound.PRESETS``), unless the
     #: provider's ``inbound_preset`` option names another.
     inbound_preset: ClassVar[str] = "generic"
+    #: For a DLT gateway: the request parameters its panel reads the template id and the
+    #: entity id from, unless the provider's options name others (panels differ).
+    dlt_param_names: ClassVar[tuple[str, str]] = ("", "")
+    #: The parameters the adapter sends itself, which a DLT parameter name may not take.
+    request_params: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, provider: Provider) -> None:
         self.provider = provider
@@ -298,6 +329,57 @@ class Gateway:
     def option_errors(self) -> list[str]:
         """Problems with the provider's option values, as sentences (checked on save)."""
         return []
+
+    def dlt_params(self, batch: Batch) -> dict[str, str]:
+        """The DLT parameters of ``batch``: its template id and, with it, the entity id
+        (the message's, else the provider's ``dlt_entity_id`` option); none without one."""
+        if not (batch.template_id and self.has(Capability.DLT)):
+            return {}
+        template_param, entity_param = self.dlt_names()
+        params = {template_param: batch.template_id}
+        entity = batch.options.get(DLT_ENTITY_OPTION) or self.option(DLT_ENTITY_OPTION)
+        if entity not in (None, ""):
+            params[entity_param] = str(entity).strip()
+        return params
+
+    def dlt_names(self) -> tuple[str, str]:
+        """The (template id, entity id) parameter names: the provider's options, else ours."""
+        template, entity = self.dlt_param_names
+        return (
+            str(self.option("dlt_template_param") or template).strip(),
+            str(self.option("dlt_entity_param") or entity).strip(),
+        )
+
+    def dlt_option_errors(self) -> list[str]:
+        """Parameter names that are not names, collide with each other or with ours."""
+        if not self.has(Capability.DLT):
+            return []
+        problems = []
+        taken = {p.lower() for p in self.request_params}
+        for key in ("dlt_template_param", "dlt_entity_param"):
+            value = self.option(key)
+            if value is None:
+                continue
+            if not isinstance(value, str) or not _PARAM_NAME.fullmatch(value.strip()):
+                problems.append(
+                    f"the {key} option must be a parameter name of letters, digits, '_' or "
+                    f"'-' (like 'dlttemplateid'), not {value!r}"
+                )
+            elif value.strip().lower() in taken:
+                problems.append(
+                    f"the {key} option {value!r} is a parameter "
+                    f"{self.verbose_name or self.name} already sends"
+                )
+        names = self.dlt_names()
+        if not problems and names[0].lower() == names[1].lower():
+            problems.append(
+                f"dlt_template_param and dlt_entity_param must differ (both {names[0]!r})"
+            )
+        for key in (DLT_ENTITY_OPTION, "dlt_template_id"):
+            value = self.option(key)
+            if value is not None and (not isinstance(value, str | int) or isinstance(value, bool)):
+                problems.append(f"the {key} option must be text, not {value!r}")
+        return problems
 
     def inbound_option_errors(self) -> list[str]:
         """Problems with the inbound options (``inbound_*``), checked on save beside those."""

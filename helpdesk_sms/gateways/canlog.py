@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 from django.utils import timezone
 
 from .base import (
+    DLT_OPTION_HELP,
     Balance,
     Batch,
     Capability,
@@ -146,8 +147,11 @@ class CanlogGateway(Gateway):
       the job has no id). A job the panel no longer knows (022) is skipped and logged so
       one purged job cannot stop every other report; any other error is raised.
       ``DeliveryDate`` is naive local time in the provider's time zone.
-    * **DLT**: a batch's ``template_id`` goes out as ``dlttemplateid``, with the
-      ``dlt_entity_id`` option as ``peid`` (parameter names are our choice).
+    * **DLT**: the document names no parameter (its 024 "invalid template or template
+      mismatch" shows Indian panels check templates). A batch's ``template_id`` goes out as
+      ``dlttemplateid`` and the message's entity id (else the ``dlt_entity_id`` option) as
+      ``peid``, the names Indian ``/api/mt/`` panels use; options ``dlt_template_param`` and
+      ``dlt_entity_param`` name others. 024 is CONTENT_REJECTED: permanent.
     * **Sender IDs**: at most six characters, letters only — the document's "Approved
       sender id (6 characters string only)".
     * **Channel and route per message**: a template or a ``send_sms`` call may set
@@ -173,7 +177,13 @@ class CanlogGateway(Gateway):
             Capability.DLR_POLL,
             Capability.BALANCE,
             Capability.INBOUND,
+            Capability.DLT,
         }
+    )
+    dlt_param_names = ("dlttemplateid", "peid")
+    request_params = frozenset(
+        {"APIKey", "user", "password", "senderid", "channel", "DCS", "flashsms", "number"}
+        | {"text", "schedtime", "groupid", "route"}
     )
     max_numbers_per_request = 100
     max_parts = None
@@ -191,10 +201,7 @@ class CanlogGateway(Gateway):
             "'gateway': sent at once with Canlog's schedtime."
         ),
         "max_numbers": "Numbers per SendSMS request (default 100).",
-        "dlt_entity_id": (
-            "DLT principal entity id, sent as 'peid' with messages that have a registered "
-            "template id (sent as 'dlttemplateid')."
-        ),
+        **DLT_OPTION_HELP,
         **INBOUND_OPTION_HELP,
     }
 
@@ -346,11 +353,7 @@ class CanlogGateway(Gateway):
         route = batch.options.get("route") or self.option("route")
         if route not in (None, ""):
             params["route"] = str(route)
-        if batch.template_id:
-            params["dlttemplateid"] = batch.template_id
-            entity = self.option("dlt_entity_id")
-            if entity:
-                params["peid"] = str(entity)
+        params.update(self.dlt_params(batch))
         return params
 
     def schedtime(self, when: datetime) -> str:

@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from ..text import GSM7, LATIN1, analyze
 from .base import (
+    DLT_OPTION_HELP,
     Batch,
     Capability,
     DeliveryReport,
@@ -181,6 +182,12 @@ class UnifiedGateway(Gateway):
       ``0000-00-00 00:00:00`` means none. ``iErrCode`` is kept as the error code of a failed
       delivery. Statuses: DELIVRD delivered; UNDELIV, REJECTD, DELETED undelivered; EXPIRED
       expired; ACKED, ENROUTE, ACCEPTED, UNKNOWN and unknown words still accepted.
+    * **DLT**: the document names no parameter but answers 1033 "Message Template
+      Mismatch". A batch's ``template_id`` goes out as ``tempid`` and its entity id as
+      ``entityid``, as RouteSMS-style Indian panels name them; options
+      ``dlt_template_param`` and ``dlt_entity_param`` name others. 1033 is
+      CONTENT_REJECTED: permanent, never resent (as the document says of every code but
+      1709).
     * **No balance, no polling, no cancel, no groups**: the document has none of them.
     """
 
@@ -195,7 +202,13 @@ class UnifiedGateway(Gateway):
             Capability.BULK,
             Capability.DLR_PUSH,
             Capability.INBOUND,
+            Capability.DLT,
         }
+    )
+    dlt_param_names = ("tempid", "entityid")
+    request_params = frozenset(
+        {"username", "password", "type", "dlr", "destination", "source", "message"}
+        | {"date", "time", "gmt"}
     )
     max_numbers_per_request = 100
     max_parts = None
@@ -220,6 +233,7 @@ class UnifiedGateway(Gateway):
             "false (default): URL-UTF-8 as the document says."
         ),
         "dlr": "Ask for delivery reports (dlr=1, the default); false sends dlr=0.",
+        **DLT_OPTION_HELP,
         **INBOUND_OPTION_HELP,
     }
 
@@ -336,6 +350,7 @@ class UnifiedGateway(Gateway):
         }
         if batch.schedule_at is not None:
             params.update(self.schedule_params(batch.schedule_at))
+        params.update(self.dlt_params(batch))
         return params
 
     def message_type(self, batch: Batch) -> str:

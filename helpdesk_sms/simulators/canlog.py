@@ -5,8 +5,10 @@ Endpoints (GET, query string, JSON replies in the document's shapes):
 * ``/api/mt/SendSMS`` — ``APIKey`` or ``user`` + ``password``; ``senderid``, ``channel``,
   ``DCS`` (0, or 8 for Unicode), ``flashsms`` (0/1), ``number`` (comma-separated), ``text``,
   ``route``, ``schedtime`` (``2015/12/31 22:35:00 PM``), ``groupid``; DLT ``dlttemplateid``
-  and ``peid`` are recorded. Answers ``{"ErrorCode":"000","ErrorMessage":"Done","JobId":…,
-  "MessageData":[{"Number":…,"MessageId":…}]}``.
+  and ``peid`` are recorded (``dlt_params`` names others; ``dlt_templates`` lists the
+  registered template ids, another answers 024). Answers
+  ``{"ErrorCode":"000","ErrorMessage":"Done","JobId":…,"MessageData":[{"Number":…,
+  "MessageId":…}]}``.
 * ``/api/mt/GetDelivery`` — ``jobid`` with or without the document's surrounding quotes.
 * ``/api/mt/GetBalance`` — ``User``/``Password`` (as the document writes them) or ``APIKey``;
   answers ``"Balance":"Promo:9988|Trans:500"``.
@@ -152,9 +154,12 @@ class CanlogSimulator(Simulator):
         route_ids: Any = None,
         first_job_id: int = 20047,
         seed: int | None = None,
+        dlt_params: tuple[str, str] = ("dlttemplateid", "peid"),
         **options: Any,
     ) -> None:
         super().__init__(**options)
+        #: The parameter names of the DLT template id and entity id (panels differ).
+        self.dlt_params = (str(dlt_params[0]), str(dlt_params[1]))
         self.api_key = api_key
         self.user = user
         self.password = password
@@ -315,7 +320,7 @@ class CanlogSimulator(Simulator):
         flash = self._flag(request.param("flashsms"), {"0": False, "1": True}, "invalid flashsms")
         now = self.now()
         due = self._schedule(request.param("schedtime") or "", now)
-        template_id = (request.param("dlttemplateid") or "").strip()
+        template_id = (request.param(self.dlt_params[0]) or "").strip()
         if self.dlt_templates is not None and template_id not in self.dlt_templates:
             raise CanlogError("024")
         parts = parts_for(text, dcs)
@@ -343,7 +348,7 @@ class CanlogSimulator(Simulator):
                 due_at=max(now, due),
                 scheduled=due > now,
                 template_id=template_id,
-                entity_id=(request.param("peid") or "").strip(),
+                entity_id=(request.param(self.dlt_params[1]) or "").strip(),
             )
             self.messages.append(message)
             self.jobs[job].append(message)

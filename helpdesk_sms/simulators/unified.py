@@ -24,6 +24,10 @@ Behaviour the document leaves open, decided here:
   not 7–15 digits, or in the ``reject_numbers`` fault, is ``1706|<number>``; in ``dnd`` is
   ``1732|<number>``. Then credit: parts × accepted numbers must be covered, else the whole
   request is ``1725`` and nothing is sent.
+* DLT (India): the template id is read from ``tempid`` and the entity id from
+  ``entityid`` (``dlt_params`` names others) and kept on each message. With
+  ``dlt_templates`` (the registered template ids) a request whose template id is not one
+  of them answers ``1033`` (Message Template Mismatch) and nothing is sent.
 * The ``error_code`` fault (beside the shared ones) answers the bare code it names, e.g.
   ``sim.set_faults(error_code="1709", times=1)``, before anything is taken.
 * Parts: 160/153 characters for types 0 and 1 (GSM extension characters count two), 70/67
@@ -148,6 +152,9 @@ class SimMessage:
     submitted_at: float
     due_at: float
     scheduled: bool
+    #: DLT template id and entity id as received ("" when not sent).
+    template_id: str = ""
+    entity_id: str = ""
     #: Indexes into ``Simulator.pushes`` of this message's push attempts.
     push_records: list[int] = field(default_factory=list)
     next_push_at: float = 0.0
@@ -187,9 +194,15 @@ class UnifiedSimulator(Simulator):
         id_separator: str = "|",
         crlf: bool = True,
         seed: int | None = None,
+        dlt_params: tuple[str, str] = ("tempid", "entityid"),
+        dlt_templates: Any = None,
         **options: Any,
     ) -> None:
         super().__init__(**options)
+        #: The parameter names of the DLT template id and entity id.
+        self.dlt_params = (str(dlt_params[0]), str(dlt_params[1]))
+        #: Registered DLT template ids; when set, a request needs one of them (else 1033).
+        self.dlt_templates = None if dlt_templates is None else {str(t) for t in dlt_templates}
         self.user = user
         #: ``api_key`` is the HTTP account's password (so ``sms_simulate --api-key-env`` works).
         self.password = api_key if api_key else password
@@ -292,6 +305,9 @@ class UnifiedSimulator(Simulator):
         if not source_is_valid(sender):
             raise UnifiedError("1707")
         text = self._text(values["message"], kind)
+        template_id = (request.param(self.dlt_params[0]) or "").strip()
+        if self.dlt_templates is not None and template_id not in self.dlt_templates:
+            raise UnifiedError("1033")
         now = self.now()
         due = now
         if scheduled:
@@ -358,6 +374,8 @@ class UnifiedSimulator(Simulator):
                 submitted_at=now,
                 due_at=due,
                 scheduled=due > now,
+                template_id=(request.param(self.dlt_params[0]) or "").strip(),
+                entity_id=(request.param(self.dlt_params[1]) or "").strip(),
             )
             self.messages.append(message)
             entries.append(f"1701|{number}{self.id_separator}{message.message_id}")

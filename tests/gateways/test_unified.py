@@ -723,6 +723,7 @@ def test_capabilities_are_those_of_the_document():
         Capability.SCHEDULE,
         Capability.BULK,
         Capability.DLR_PUSH,
+        Capability.DLT,  # its 1033 "Message Template Mismatch"
         Capability.INBOUND,
     }
 

@@ -32,6 +32,9 @@ OPTIONS = {
     "flash": "--flash",
     "group": "--group",
     "priority": "--priority",
+    "registered_template_id": "--dlt-template-id",
+    "registered_entity_id": "--dlt-entity-id",
+    "registered_pattern": "--dlt-pattern",
     "__all__": "",
 }
 
@@ -64,6 +67,24 @@ class Command(SmsCommand):
             help="critical: always sent; normal (default): held while a budget cap is reached.",
         )
         parser.add_argument(
+            "--dlt-template-id",
+            metavar="ID",
+            help="India's DLT: the registered template id (default: the sender's, then the "
+            "provider's).",
+        )
+        parser.add_argument(
+            "--dlt-entity-id",
+            metavar="ID",
+            help="India's DLT: the principal entity id, PE ID (default: the sender's, then "
+            "the provider's).",
+        )
+        parser.add_argument(
+            "--dlt-pattern",
+            metavar="TEXT",
+            help="India's DLT: the text as registered, {#var#} for each value; a --text that "
+            "does not fit it is refused, showing where they differ.",
+        )
+        parser.add_argument(
             "--now",
             action="store_true",
             help="Also run one outbox pass right away and show the result (no Celery needed).",
@@ -81,6 +102,9 @@ class Command(SmsCommand):
                 flash=options["flash"],
                 group=options["group"],
                 priority=options["priority"],
+                registered_template_id=options["dlt_template_id"],
+                registered_entity_id=options["dlt_entity_id"],
+                registered_pattern=options["dlt_pattern"],
             )
         except SmsInputError as exc:
             raise from_input_error(exc, OPTIONS) from None
