@@ -35,6 +35,7 @@ from .admin_consent import ContactConsentMixin
 from .admin_group_send import GroupSendProgressAdmin, SendToGroupAdmin
 from .admin_health import HealthStateFilter, ProviderHealthAdminMixin
 from .admin_json import json_block as _json_block
+from .admin_retention import PurgedFilter
 from .admin_times import seconds_field, to_the_second
 from .consent import opted_out_numbers
 from .dashboard.views import DashboardAdmin
@@ -760,6 +761,7 @@ class MessageAdmin(ReadOnlyLogAdmin[Message]):
         "route",
         "event",
         "is_test",
+        PurgedFilter,
         "created_at",
     )
     search_fields = ("recipient", "body", "provider_message_id", "ticket_id", "idempotency_key")
@@ -784,6 +786,7 @@ class MessageAdmin(ReadOnlyLogAdmin[Message]):
         "submitted",
         "created",
         "updated",
+        "purged",
     )
     status_changed = seconds_field("status_changed_at", Message)
     send_at_shown = seconds_field("send_at", Message)
@@ -793,6 +796,7 @@ class MessageAdmin(ReadOnlyLogAdmin[Message]):
     submitted = seconds_field("submitted_at", Message)
     created = seconds_field("created_at", Message)
     updated = seconds_field("updated_at", Message)
+    purged = seconds_field("purged_at", Message)
     fieldsets = (
         (
             None,
@@ -853,6 +857,7 @@ class MessageAdmin(ReadOnlyLogAdmin[Message]):
                     "idempotency_key",
                     "created",
                     "updated",
+                    "purged",
                 )
             },
         ),
@@ -928,6 +933,8 @@ class MessageAdmin(ReadOnlyLogAdmin[Message]):
     def to(self, obj: Message) -> str:
         if obj.recipient:
             return obj.recipient
+        if obj.purged_at is not None:
+            return str(_("purged"))
         return str(obj.group) if obj.group_id else self.get_empty_value_display()
 
     @admin.display(description=_("event"), ordering="event")
@@ -1036,8 +1043,7 @@ class MessageAdmin(ReadOnlyLogAdmin[Message]):
             self.message_user(
                 request,
                 ngettext(
-                    "%(count)d failed message was not retried: its number is on the opt-out "
-                    "list.",
+                    "%(count)d failed message was not retried: its number is on the opt-out list.",
                     "%(count)d failed messages were not retried: their numbers are on the "
                     "opt-out list.",
                     opted_out,

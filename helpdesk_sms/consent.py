@@ -26,8 +26,9 @@ from datetime import datetime
 from typing import Any
 
 from django.db import transaction
-from django.db.models import CharField, IntegerField, QuerySet, Value
+from django.db.models import CharField, IntegerField, Q, QuerySet, Value
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 from . import conf
 from .compose import Composer, creation_event
@@ -201,6 +202,8 @@ def opt_out(
     e164 = _number(number, provider)
     at = at or timezone.now()
     with transaction.atomic():
+        if OptOut.objects.filter(number=pseudonym(e164)).exists():
+            return False  # listed, and erased on request since: keep it so
         _entry, created = OptOut.objects.get_or_create(
             number=e164,
             defaults=dict(
@@ -253,7 +256,7 @@ def opt_in(
     """
     e164 = _number(number, provider)
     with transaction.atomic():
-        removed, _ = OptOut.objects.filter(number=e164).delete()
+        removed, _ = OptOut.objects.filter(number__in=(e164, pseudonym(e164))).delete()
         if not removed:
             return False
         _audit(e164, ConsentKind.OPT_IN, source, user, keyword, provider, note, at)
@@ -283,33 +286,61 @@ def _audit(
     )
 
 
+#: How an opt-out entry erased on request (retention.erase_number) starts: the rest of its
+#: ``number`` is a keyed hash of the number, never a phone number (those start with "+").
+ERASED_PREFIX = "#"
+
+
+def pseudonym(number: str) -> str:
+    """What replaces the (E.164) ``number`` in the opt-out list and the consent history when
+    it is erased on request: a keyed hash (HMAC-SHA256 with the site's SECRET_KEY), so a
+    later message to the number still matches the entry while nobody can read the number
+    back. 76 bits, to fit the column; changing SECRET_KEY orphans these entries."""
+    digest = salted_hmac("helpdesk_sms.consent.pseudonym", number, algorithm="sha256")
+    return ERASED_PREFIX + digest.hexdigest()[: 20 - len(ERASED_PREFIX)]
+
+
+def matching(found: Iterable[str], wanted: Collection[str]) -> set[str]:
+    """Those of the ``wanted`` numbers that the listed entries ``found`` name, in clear or
+    as their :func:`pseudonym` (hashed only when an erased entry came back)."""
+    found = set(found)
+    listed = found & set(wanted)
+    if any(entry.startswith(ERASED_PREFIX) for entry in found):
+        listed |= {n for n in wanted if pseudonym(n) in found}
+    return listed
+
+
 def is_opted_out(number: str) -> bool:
-    """Whether the (E.164) ``number`` is on the opt-out list."""
-    return OptOut.objects.filter(number=number).exists()
+    """Whether the (E.164) ``number`` is on the opt-out list (in clear or erased)."""
+    return OptOut.objects.filter(number__in=(number, pseudonym(number))).exists()
 
 
 def opted_out_numbers(numbers: Iterable[str]) -> set[str]:
     """Those of the (E.164) ``numbers`` on the opt-out list, in one query however many.
 
-    Up to :data:`NUMBERS_PER_QUERY` numbers are looked up by name; more read the listed
-    numbers between the smallest and the largest of them (two parameters, at most the
-    list) and keep those asked about, so a send to 100,000 numbers costs one read.
+    Up to :data:`NUMBERS_PER_QUERY` numbers are looked up by name (each with its
+    :func:`pseudonym`, for the entries erased on request); more read the listed numbers
+    between the smallest and the largest of them, and the erased entries (three
+    parameters, at most the list), and keep those asked about, so a send to 100,000
+    numbers costs one read.
     """
     wanted = set(filter(None, numbers))
     if not wanted:
         return set()
     if len(wanted) <= NUMBERS_PER_QUERY:
-        found = OptOut.objects.filter(number__in=wanted)
+        names = wanted | {pseudonym(n) for n in wanted}
+        found = OptOut.objects.filter(number__in=names)
     else:
         found = _between(wanted)
-    return wanted & set(found.values_list("number", flat=True))
+    return matching(found.values_list("number", flat=True), wanted)
 
 
 def listed_rows(numbers: Collection[str], marker: str) -> QuerySet[Any]:
     """Rows ``(number, marker, 0)`` for listed numbers between the smallest and the largest
-    of ``numbers`` (exactly them for one number; the caller keeps those it asked about):
-    to share one statement (a UNION) with a count of the same shape, as notifications do,
-    with two parameters however many numbers."""
+    of ``numbers`` (exactly them for one number), and the entries erased on request: to
+    share one statement (a UNION) with a count of the same shape, as notifications do,
+    with three parameters however many numbers. The caller keeps those it asked about
+    with :func:`matching`."""
     return (
         _between(numbers)
         .order_by()
@@ -321,8 +352,9 @@ def listed_rows(numbers: Collection[str], marker: str) -> QuerySet[Any]:
 def _between(numbers: Collection[str]) -> QuerySet[OptOut]:
     low, high = min(numbers), max(numbers)
     if low == high:
-        return OptOut.objects.filter(number=low)
-    return OptOut.objects.filter(number__gte=low, number__lte=high)
+        return OptOut.objects.filter(number__in=(low, pseudonym(low)))
+    erased = Q(number__startswith=ERASED_PREFIX)
+    return OptOut.objects.filter(Q(number__gte=low, number__lte=high) | erased)
 
 
 # -- suppression --------------------------------------------------------------------------

@@ -89,7 +89,10 @@ class OptOut(models.Model):
         _("number"),
         max_length=20,
         unique=True,
-        help_text=_("The mobile number in international (E.164) form, +CC…"),
+        help_text=_(
+            "The mobile number in international (E.164) form, +CC…; “#” and a keyed hash "
+            "of it once the number was erased on request (the opt-out still holds)."
+        ),
     )
     opted_out_at = models.DateTimeField(
         _("opted out at"), default=timezone.now, help_text=_("When the number opted out.")
@@ -139,7 +142,10 @@ class ConsentChange(models.Model):
     Source = ConsentSource
 
     number = models.CharField(
-        _("number"), max_length=20, db_index=True, help_text=_("The number, E.164.")
+        _("number"),
+        max_length=20,
+        db_index=True,
+        help_text=_("The number, E.164; “#” and a keyed hash once erased on request."),
     )
     change = models.CharField(
         _("change"),

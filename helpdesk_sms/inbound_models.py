@@ -116,6 +116,15 @@ class InboundMessage(models.Model):
     created_at = models.DateTimeField(
         _("stored"), auto_now_add=True, help_text=_("When the first push was stored.")
     )
+    purged_at = models.DateTimeField(
+        _("purged on"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "When its text, number and pushed data were erased (retention, or an erasure "
+            "request); what was done with it and when are kept."
+        ),
+    )
 
     class Meta:
         verbose_name = _("inbound SMS")

@@ -1064,6 +1064,15 @@ class Message(models.Model):
     )
     created_at = models.DateTimeField(_("created"), auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    purged_at = models.DateTimeField(
+        _("purged on"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "When its text, number and raw data were erased (retention, or an erasure "
+            "request); its state, parts, cost, provider, country and times are kept."
+        ),
+    )
     idempotency_key = models.CharField(
         _("idempotency key"),
         max_length=255,
@@ -1253,6 +1262,12 @@ class GatewayExchange(models.Model):
         null=True,
         blank=True,
         help_text=_("Why the whole request failed, when it did: category, code, text."),
+    )
+    purged_at = models.DateTimeField(
+        _("purged on"),
+        null=True,
+        blank=True,
+        help_text=_("When its request and answer were erased (retention)."),
     )
 
     class Meta:
