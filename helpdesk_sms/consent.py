@@ -28,17 +28,18 @@ from typing import Any
 from django.db import transaction
 from django.db.models import CharField, IntegerField, Q, QuerySet, Value
 from django.utils import timezone
-from django.utils.crypto import salted_hmac
 
 from . import conf
 from .compose import Composer, creation_event
 from .consent_models import (
+    ERASED_PREFIX,
     HELP_REPLY_OPTION,
     REPLY_OPTIONS,
     ConsentChange,
     ConsentKind,
     ConsentSource,
     OptOut,
+    pseudonym,
 )
 from .exceptions import InvalidRecipient, InvalidSender
 from .kick import dispatch_on_commit
@@ -284,20 +285,6 @@ def _audit(
         at=at or timezone.now(),
         note=note,
     )
-
-
-#: How an opt-out entry erased on request (retention.erase_number) starts: the rest of its
-#: ``number`` is a keyed hash of the number, never a phone number (those start with "+").
-ERASED_PREFIX = "#"
-
-
-def pseudonym(number: str) -> str:
-    """What replaces the (E.164) ``number`` in the opt-out list and the consent history when
-    it is erased on request: a keyed hash (HMAC-SHA256 with the site's SECRET_KEY), so a
-    later message to the number still matches the entry while nobody can read the number
-    back. 76 bits, to fit the column; changing SECRET_KEY orphans these entries."""
-    digest = salted_hmac("helpdesk_sms.consent.pseudonym", number, algorithm="sha256")
-    return ERASED_PREFIX + digest.hexdigest()[: 20 - len(ERASED_PREFIX)]
 
 
 def matching(found: Iterable[str], wanted: Collection[str]) -> set[str]:

@@ -17,6 +17,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
 
 #: The provider option (``Provider.options``) holding its own answer to HELP.
@@ -51,6 +52,20 @@ def reply_option_errors(options: dict[str, Any]) -> list[str]:
                 f"has {len(value)}"
             )
     return problems
+
+
+#: How an opt-out entry erased on request (retention.erase_number) starts: the rest of its
+#: ``number`` is a keyed hash of the number, never a phone number (those start with "+").
+ERASED_PREFIX = "#"
+
+
+def pseudonym(number: str) -> str:
+    """What replaces the (E.164) ``number`` in the opt-out list and the consent history when
+    it is erased on request: a keyed hash (HMAC-SHA256 with the site's SECRET_KEY), so a
+    later message to the number still matches the entry while nobody can read the number
+    back. 76 bits, to fit the column; changing SECRET_KEY orphans these entries."""
+    digest = salted_hmac("helpdesk_sms.consent.pseudonym", number, algorithm="sha256")
+    return ERASED_PREFIX + digest.hexdigest()[: 20 - len(ERASED_PREFIX)]
 
 
 class ConsentSource(models.TextChoices):

@@ -14,7 +14,7 @@ scheduled, queued, sending, accepted or unknown may yet need its number).
 An erasure request (:func:`erase_number`) removes a number everywhere, whatever the age:
 messages to it (those still waiting are canceled first), replies from it, its contacts and
 its consent history; an opt-out entry keeps only a keyed hash of the number
-(:func:`~helpdesk_sms.consent.pseudonym`), so the opt-out still holds.
+(:func:`~helpdesk_sms.consent_models.pseudonym`), so the opt-out still holds.
 """
 
 from __future__ import annotations
@@ -31,8 +31,7 @@ from django.db.models.functions import Replace
 from django.utils import timezone
 
 from . import conf
-from .consent import pseudonym
-from .consent_models import ConsentChange, OptOut
+from .consent_models import ConsentChange, OptOut, pseudonym
 from .inbound_models import InboundMessage
 from .models import Contact, GatewayExchange, Message, MessageEvent
 from .phones import PhoneNumberError, normalize
