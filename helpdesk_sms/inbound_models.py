@@ -136,6 +136,11 @@ class InboundMessage(models.Model):
         indexes = [
             models.Index(fields=["sender", "received_at"], name="hsms_inbound_sender"),
             models.Index(fields=["action", "received_at"], name="hsms_inbound_action"),
+            models.Index(
+                fields=["created_at"],
+                condition=models.Q(purged_at__isnull=True),
+                name="hsms_inbound_unpurged",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -1199,6 +1199,13 @@ class Message(models.Model):
             models.Index(fields=["submitted_at", "provider", "currency"], name="hsms_msg_spend"),
             # The hourly limit per number: one event's recent messages to a pass's numbers.
             models.Index(fields=["recipient", "event", "created_at"], name="hsms_msg_number_hour"),
+            # Retention: the messages not purged yet, by age (a purge never re-reads the
+            # purged history, however long).
+            models.Index(
+                fields=["created_at"],
+                condition=models.Q(purged_at__isnull=True),
+                name="hsms_msg_unpurged",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -1274,6 +1281,13 @@ class GatewayExchange(models.Model):
         verbose_name = _("gateway exchange")
         verbose_name_plural = _("gateway exchanges")
         ordering = ("-started_at", "-pk")
+        indexes = [
+            models.Index(
+                fields=["started_at"],
+                condition=models.Q(purged_at__isnull=True),
+                name="hsms_exchange_unpurged",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_operation_display()} to {self.provider_id} at {self.started_at}"

@@ -120,13 +120,16 @@ def _in_batches(
     if report.dry_run:
         report.add(table, queryset.count())
         return
+    after = 0  # keyset: each batch starts past the last, never re-reading what it left
     while True:
         with transaction.atomic():
-            pks = list(queryset.order_by("pk").values_list("pk", flat=True)[:batch_size])
+            batch = queryset.filter(pk__gt=after).order_by("pk").values_list("pk", flat=True)
+            pks = list(batch[:batch_size])
             if not pks:
                 return
             report.add(table, erase(pks, timezone.now()))
             report.batches += 1
+            after = pks[-1]
 
 
 def _masked(text: str, number: Any) -> Replace:

@@ -221,3 +221,13 @@ def test_the_command_prints_the_counts(provider, capsys):
     call_command("sms_purge", "--older-than", "7", "--batch-size", "1")
 
     assert "messages: erased 2" in capsys.readouterr().out
+
+
+def test_a_waiting_message_among_old_ones_does_not_stop_the_batches(provider):
+    make(provider)
+    make(provider, status=Status.QUEUED)
+    make(provider)
+
+    retention.purge(7, batch_size=1)
+
+    assert [m.purged_at is not None for m in Message.objects.order_by("pk")] == [True, False, True]
