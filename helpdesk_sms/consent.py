@@ -253,9 +253,10 @@ def opt_in(
 ) -> bool:
     """Take ``number`` off the opt-out list; True when it was on it (the change audited).
 
-    Its contacts are marked opted in again.
+    Its contacts are marked opted in again. ``number`` may be an entry erased on request
+    (its :func:`pseudonym`, as the admin lists it): that entry is removed, audited as such.
     """
-    e164 = _number(number, provider)
+    e164 = number if number.startswith(ERASED_PREFIX) else _number(number, provider)
     with transaction.atomic():
         removed, _ = OptOut.objects.filter(number__in=(e164, pseudonym(e164))).delete()
         if not removed:

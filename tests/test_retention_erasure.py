@@ -183,3 +183,19 @@ def test_the_admin_shows_a_purged_inbound_message(admin_client, memory_provider)
 
     assert "Purged on" in detail and "my flat is 4B" not in detail
     assert f"/{stored.pk}/change/" in listed
+
+
+def test_the_admin_opts_in_an_erased_entry_audited_by_its_hash(admin_client, memory_provider):
+    consent.opt_out(NUMBER)
+    retention.erase_number(NUMBER)
+    entry = OptOut.objects.get()
+
+    response = admin_client.post(
+        url("optout", "changelist"),
+        {"action": "opt_in_selected", "_selected_action": [entry.pk]},
+        follow=True,
+    )
+
+    assert response.status_code == 200
+    assert not consent.is_opted_out(NUMBER)
+    assert ConsentChange.objects.latest("pk").number == consent.pseudonym(NUMBER)
