@@ -35,6 +35,7 @@ from .admin_consent import ContactConsentMixin
 from .admin_group_send import GroupSendProgressAdmin, SendToGroupAdmin
 from .admin_health import HealthStateFilter, ProviderHealthAdminMixin
 from .admin_json import json_block as _json_block
+from .admin_retention import PurgedFilter
 from .admin_times import seconds_field, to_the_second
 from .consent import opted_out_numbers
 from .dashboard.views import DashboardAdmin
@@ -765,6 +766,7 @@ class MessageAdmin(ReadOnlyLogAdmin[Message]):
         "route",
         "event",
         "is_test",
+        PurgedFilter,
         "created_at",
     )
     search_fields = ("recipient", "body", "provider_message_id", "ticket_id", "idempotency_key")
@@ -789,6 +791,7 @@ class MessageAdmin(ReadOnlyLogAdmin[Message]):
         "submitted",
         "created",
         "updated",
+        "purged",
     )
     status_changed = seconds_field("status_changed_at", Message)
     send_at_shown = seconds_field("send_at", Message)
@@ -798,6 +801,7 @@ class MessageAdmin(ReadOnlyLogAdmin[Message]):
     submitted = seconds_field("submitted_at", Message)
     created = seconds_field("created_at", Message)
     updated = seconds_field("updated_at", Message)
+    purged = seconds_field("purged_at", Message)
     fieldsets = (
         (
             None,
@@ -859,6 +863,7 @@ class MessageAdmin(ReadOnlyLogAdmin[Message]):
                     "idempotency_key",
                     "created",
                     "updated",
+                    "purged",
                 )
             },
         ),
@@ -934,6 +939,8 @@ class MessageAdmin(ReadOnlyLogAdmin[Message]):
     def to(self, obj: Message) -> str:
         if obj.recipient:
             return obj.recipient
+        if obj.purged_at is not None:
+            return str(_("purged"))
         return str(obj.group) if obj.group_id else self.get_empty_value_display()
 
     @admin.display(description=_("event"), ordering="event")

@@ -21,6 +21,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from .admin_json import json_block
+from .admin_retention import PurgedFilter
 from .inbound_models import InboundAction, InboundMessage
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -46,7 +47,12 @@ class InboundMessageAdmin(ModelAdmin[InboundMessage]):
         "ticket_link",
         "repeat_count",
     )
-    list_filter = ("action", "provider", ("received_at", admin.DateFieldListFilter))
+    list_filter = (
+        "action",
+        "provider",
+        PurgedFilter,
+        ("received_at", admin.DateFieldListFilter),
+    )
     search_fields = ("sender", "recipient", "text", "gateway_id")
     list_select_related = ("provider", "ticket_type")
     date_hierarchy = "received_at"
@@ -66,6 +72,7 @@ class InboundMessageAdmin(ModelAdmin[InboundMessage]):
         "ticket_link",
         "handled_at",
         "created_at",
+        "purged_at",
         "raw_shown",
     )
     readonly_fields = fields

@@ -60,6 +60,15 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
                 id="helpdesk_sms.E008",
             )
         )
+    days = conf.get("RETENTION")
+    if days is not None and (isinstance(days, bool) or not isinstance(days, int) or days < 1):
+        errors.append(
+            Error(
+                "HELPDESK_SMS['RETENTION'] must be None (keep forever) or a whole number of "
+                f"days, 1 or more, after which texts and numbers are erased; not {days!r}.",
+                id="helpdesk_sms.E141",
+            )
+        )
     errors += _keyword_errors()
     for key in ("CUSTOMER_PHONE_RESOLVER", "AGENT_PHONE_RESOLVER"):
         try:

@@ -84,6 +84,10 @@ DEFAULTS: dict[str, Any] = {
     "SWEEP_INTERVAL": 60,
     "REPORT_POLL_INTERVAL": 60,
     "BALANCE_CHECK_INTERVAL": 3600,
+    "PURGE_INTERVAL": 24 * 3600,
+    # Days after which message texts, numbers, inbound texts and raw gateway data are erased
+    # in place (docs/compliance.md, "Retention"); None keeps them forever.
+    "RETENTION": None,
     # The django-helpdesk integration (helpdesk_sms.integrations.django_helpdesk): a dict of
     # ENABLED, PHONE_FIELD, QUEUES, QUEUE_PROVIDERS, FOLLOWUPS; {} takes every default.
     "DJANGO_HELPDESK": {},

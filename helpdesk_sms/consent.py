@@ -26,18 +26,20 @@ from datetime import datetime
 from typing import Any
 
 from django.db import transaction
-from django.db.models import CharField, IntegerField, QuerySet, Value
+from django.db.models import CharField, IntegerField, Q, QuerySet, Value
 from django.utils import timezone
 
 from . import conf
 from .compose import Composer, creation_event
 from .consent_models import (
+    ERASED_PREFIX,
     HELP_REPLY_OPTION,
     REPLY_OPTIONS,
     ConsentChange,
     ConsentKind,
     ConsentSource,
     OptOut,
+    pseudonym,
 )
 from .exceptions import InvalidRecipient, InvalidSender
 from .kick import dispatch_on_commit
@@ -201,6 +203,8 @@ def opt_out(
     e164 = _number(number, provider)
     at = at or timezone.now()
     with transaction.atomic():
+        if OptOut.objects.filter(number=pseudonym(e164)).exists():
+            return False  # listed, and erased on request since: keep it so
         _entry, created = OptOut.objects.get_or_create(
             number=e164,
             defaults=dict(
@@ -249,11 +253,12 @@ def opt_in(
 ) -> bool:
     """Take ``number`` off the opt-out list; True when it was on it (the change audited).
 
-    Its contacts are marked opted in again.
+    Its contacts are marked opted in again. ``number`` may be an entry erased on request
+    (its :func:`pseudonym`, as the admin lists it): that entry is removed, audited as such.
     """
-    e164 = _number(number, provider)
+    e164 = number if number.startswith(ERASED_PREFIX) else _number(number, provider)
     with transaction.atomic():
-        removed, _ = OptOut.objects.filter(number=e164).delete()
+        removed, _ = OptOut.objects.filter(number__in=(e164, pseudonym(e164))).delete()
         if not removed:
             return False
         _audit(e164, ConsentKind.OPT_IN, source, user, keyword, provider, note, at)
@@ -283,33 +288,47 @@ def _audit(
     )
 
 
+def matching(found: Iterable[str], wanted: Collection[str]) -> set[str]:
+    """Those of the ``wanted`` numbers that the listed entries ``found`` name, in clear or
+    as their :func:`pseudonym` (hashed only when an erased entry came back)."""
+    found = set(found)
+    listed = found & set(wanted)
+    if any(entry.startswith(ERASED_PREFIX) for entry in found):
+        listed |= {n for n in wanted if pseudonym(n) in found}
+    return listed
+
+
 def is_opted_out(number: str) -> bool:
-    """Whether the (E.164) ``number`` is on the opt-out list."""
-    return OptOut.objects.filter(number=number).exists()
+    """Whether the (E.164) ``number`` is on the opt-out list (in clear or erased)."""
+    return OptOut.objects.filter(number__in=(number, pseudonym(number))).exists()
 
 
 def opted_out_numbers(numbers: Iterable[str]) -> set[str]:
     """Those of the (E.164) ``numbers`` on the opt-out list, in one query however many.
 
-    Up to :data:`NUMBERS_PER_QUERY` numbers are looked up by name; more read the listed
-    numbers between the smallest and the largest of them (two parameters, at most the
-    list) and keep those asked about, so a send to 100,000 numbers costs one read.
+    Up to :data:`NUMBERS_PER_QUERY` numbers are looked up by name (each with its
+    :func:`pseudonym`, for the entries erased on request); more read the listed numbers
+    between the smallest and the largest of them, and the erased entries (three
+    parameters, at most the list), and keep those asked about, so a send to 100,000
+    numbers costs one read.
     """
     wanted = set(filter(None, numbers))
     if not wanted:
         return set()
     if len(wanted) <= NUMBERS_PER_QUERY:
-        found = OptOut.objects.filter(number__in=wanted)
+        names = wanted | {pseudonym(n) for n in wanted}
+        found = OptOut.objects.filter(number__in=names)
     else:
         found = _between(wanted)
-    return wanted & set(found.values_list("number", flat=True))
+    return matching(found.values_list("number", flat=True), wanted)
 
 
 def listed_rows(numbers: Collection[str], marker: str) -> QuerySet[Any]:
     """Rows ``(number, marker, 0)`` for listed numbers between the smallest and the largest
-    of ``numbers`` (exactly them for one number; the caller keeps those it asked about):
-    to share one statement (a UNION) with a count of the same shape, as notifications do,
-    with two parameters however many numbers."""
+    of ``numbers`` (exactly them for one number), and the entries erased on request: to
+    share one statement (a UNION) with a count of the same shape, as notifications do,
+    with three parameters however many numbers. The caller keeps those it asked about
+    with :func:`matching`."""
     return (
         _between(numbers)
         .order_by()
@@ -321,8 +340,9 @@ def listed_rows(numbers: Collection[str], marker: str) -> QuerySet[Any]:
 def _between(numbers: Collection[str]) -> QuerySet[OptOut]:
     low, high = min(numbers), max(numbers)
     if low == high:
-        return OptOut.objects.filter(number=low)
-    return OptOut.objects.filter(number__gte=low, number__lte=high)
+        return OptOut.objects.filter(number__in=(low, pseudonym(low)))
+    erased = Q(number__startswith=ERASED_PREFIX)
+    return OptOut.objects.filter(Q(number__gte=low, number__lte=high) | erased)
 
 
 # -- suppression --------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
 
 #: The provider option (``Provider.options``) holding its own answer to HELP.
@@ -51,6 +52,20 @@ def reply_option_errors(options: dict[str, Any]) -> list[str]:
                 f"has {len(value)}"
             )
     return problems
+
+
+#: How an opt-out entry erased on request (retention.erase_number) starts: the rest of its
+#: ``number`` is a keyed hash of the number, never a phone number (those start with "+").
+ERASED_PREFIX = "#"
+
+
+def pseudonym(number: str) -> str:
+    """What replaces the (E.164) ``number`` in the opt-out list and the consent history when
+    it is erased on request: a keyed hash (HMAC-SHA256 with the site's SECRET_KEY), so a
+    later message to the number still matches the entry while nobody can read the number
+    back. 76 bits, to fit the column; changing SECRET_KEY orphans these entries."""
+    digest = salted_hmac("helpdesk_sms.consent.pseudonym", number, algorithm="sha256")
+    return ERASED_PREFIX + digest.hexdigest()[: 20 - len(ERASED_PREFIX)]
 
 
 class ConsentSource(models.TextChoices):
@@ -89,7 +104,10 @@ class OptOut(models.Model):
         _("number"),
         max_length=20,
         unique=True,
-        help_text=_("The mobile number in international (E.164) form, +CC…"),
+        help_text=_(
+            "The mobile number in international (E.164) form, +CC…; “#” and a keyed hash "
+            "of it once the number was erased on request (the opt-out still holds)."
+        ),
     )
     opted_out_at = models.DateTimeField(
         _("opted out at"), default=timezone.now, help_text=_("When the number opted out.")
@@ -139,7 +157,10 @@ class ConsentChange(models.Model):
     Source = ConsentSource
 
     number = models.CharField(
-        _("number"), max_length=20, db_index=True, help_text=_("The number, E.164.")
+        _("number"),
+        max_length=20,
+        db_index=True,
+        help_text=_("The number, E.164; “#” and a keyed hash once erased on request."),
     )
     change = models.CharField(
         _("change"),

@@ -116,6 +116,15 @@ class InboundMessage(models.Model):
     created_at = models.DateTimeField(
         _("stored"), auto_now_add=True, help_text=_("When the first push was stored.")
     )
+    purged_at = models.DateTimeField(
+        _("purged on"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "When its text, number and pushed data were erased (retention, or an erasure "
+            "request); what was done with it and when are kept."
+        ),
+    )
 
     class Meta:
         verbose_name = _("inbound SMS")
@@ -127,6 +136,11 @@ class InboundMessage(models.Model):
         indexes = [
             models.Index(fields=["sender", "received_at"], name="hsms_inbound_sender"),
             models.Index(fields=["action", "received_at"], name="hsms_inbound_action"),
+            models.Index(
+                fields=["created_at"],
+                condition=models.Q(purged_at__isnull=True),
+                name="hsms_inbound_unpurged",
+            ),
         ]
 
     def __str__(self) -> str:

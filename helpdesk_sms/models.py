@@ -1157,6 +1157,15 @@ class Message(models.Model):
     )
     created_at = models.DateTimeField(_("created"), auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    purged_at = models.DateTimeField(
+        _("purged on"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "When its text, number and raw data were erased (retention, or an erasure "
+            "request); its state, parts, cost, provider, country and times are kept."
+        ),
+    )
     idempotency_key = models.CharField(
         _("idempotency key"),
         max_length=255,
@@ -1289,6 +1298,13 @@ class Message(models.Model):
             models.Index(fields=["submitted_at", "provider", "currency"], name="hsms_msg_spend"),
             # The hourly limit per number: one event's recent messages to a pass's numbers.
             models.Index(fields=["recipient", "event", "created_at"], name="hsms_msg_number_hour"),
+            # Retention: the messages not purged yet, by age (a purge never re-reads the
+            # purged history, however long).
+            models.Index(
+                fields=["created_at"],
+                condition=models.Q(purged_at__isnull=True),
+                name="hsms_msg_unpurged",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -1353,11 +1369,24 @@ class GatewayExchange(models.Model):
         blank=True,
         help_text=_("Why the whole request failed, when it did: category, code, text."),
     )
+    purged_at = models.DateTimeField(
+        _("purged on"),
+        null=True,
+        blank=True,
+        help_text=_("When its request and answer were erased (retention)."),
+    )
 
     class Meta:
         verbose_name = _("gateway exchange")
         verbose_name_plural = _("gateway exchanges")
         ordering = ("-started_at", "-pk")
+        indexes = [
+            models.Index(
+                fields=["started_at"],
+                condition=models.Q(purged_at__isnull=True),
+                name="hsms_exchange_unpurged",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_operation_display()} to {self.provider_id} at {self.started_at}"

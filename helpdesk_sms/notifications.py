@@ -350,16 +350,16 @@ def _limit_per_number(drafts: Sequence[Draft], now: datetime) -> None:
     counts: Counter[tuple[str, str]] = Counter()
     for start in range(0, len(numbers), NUMBERS_PER_COUNT):
         chunk = numbers[start : start + NUMBERS_PER_COUNT]
-        wanted = set(chunk)
         rows = consent.listed_rows(chunk, LISTED)
         if limited:
             rows = _recent_counts(chunk, events, now).union(rows, all=True)
+        entries = []
         for recipient, event, sent in rows:
-            if event == LISTED:  # a range: keep the pass's own numbers
-                if recipient in wanted:
-                    listed.add(recipient)
+            if event == LISTED:  # a range, and erased entries: keep the pass's own numbers
+                entries.append(recipient)
             else:
                 counts[(recipient, event)] = sent
+        listed |= consent.matching(entries, chunk)
     for draft in pending:
         if draft.message.recipient in listed:
             draft.note = consent.suppress(draft.message)

@@ -20,6 +20,7 @@ PERIODIC_TASKS = (
     ("helpdesk_sms: outbox sweep", "helpdesk_sms.dispatch", "SWEEP_INTERVAL"),
     ("helpdesk_sms: poll delivery reports", "helpdesk_sms.poll_reports", "REPORT_POLL_INTERVAL"),
     ("helpdesk_sms: check balances", "helpdesk_sms.check_balances", "BALANCE_CHECK_INTERVAL"),
+    ("helpdesk_sms: purge old data", "helpdesk_sms.purge", "PURGE_INTERVAL"),
 )
 
 

@@ -13,7 +13,7 @@ from typing import Any
 from celery import shared_task
 from django.db import DatabaseError, close_old_connections, connections
 
-from . import balances, outbox, reports
+from . import balances, outbox, reports, retention
 
 logger = logging.getLogger(__name__)
 
@@ -57,3 +57,10 @@ def check_balances() -> dict[str, str] | None:
     """Snapshot every provider's balance and warn on a low one."""
     checks = _survive("check_balances", balances.check_all)
     return None if checks is None else {c.provider.name: str(c) for c in checks}
+
+
+@shared_task(name="helpdesk_sms.purge", ignore_result=True)
+def purge() -> dict[str, int] | None:
+    """Erase what is older than the RETENTION setting (nothing when it is None)."""
+    report = _survive("purge", retention.purge_configured)
+    return None if report is None else report.counts

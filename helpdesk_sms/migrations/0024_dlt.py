@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("helpdesk_sms", "0021_consent"),
+        ("helpdesk_sms", "0023_retention"),
     ]
 
     operations = [
