@@ -35,6 +35,7 @@ from .admin_consent import ContactConsentMixin
 from .admin_group_send import GroupSendProgressAdmin, SendToGroupAdmin
 from .admin_health import HealthStateFilter, ProviderHealthAdminMixin
 from .admin_json import json_block as _json_block
+from .admin_profiles import CountryProfileAdminMixin
 from .admin_retention import PurgedFilter
 from .admin_times import seconds_field, to_the_second
 from .consent import opted_out_numbers
@@ -182,20 +183,21 @@ def _push_url(
 
 
 @admin.register(Provider)
-class ProviderAdmin(ProviderHealthAdminMixin, ModelAdmin[Provider]):
+class ProviderAdmin(CountryProfileAdminMixin, ProviderHealthAdminMixin, ModelAdmin[Provider]):
     form = ProviderAdminForm
     # Explicit, and https: a gateway that only speaks http must be written with http://.
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     list_display = (
         "name",
         "gateway",
+        "country_profile",
         "is_active",
         "priority",
         "health_shown",
         "latest_balance",
         "threshold_shown",
     )
-    list_filter = ("gateway", "is_active", HealthStateFilter)
+    list_filter = ("gateway", "country_profile", "is_active", HealthStateFilter)
     search_fields = ("name",)
     readonly_fields = (
         "credential_status",
@@ -205,6 +207,7 @@ class ProviderAdmin(ProviderHealthAdminMixin, ModelAdmin[Provider]):
         "threshold_status",
         "health_shown",
         "health_history",
+        "country_profile_summary",
         "created_at",
         "updated_at",
     )
@@ -241,6 +244,16 @@ class ProviderAdmin(ProviderHealthAdminMixin, ModelAdmin[Provider]):
                     "allowed_countries",
                     "gateway_info",
                 )
+            },
+        ),
+        (
+            _("Country profile"),
+            {
+                "fields": ("country_profile", "country_profile_summary"),
+                "description": _(
+                    "Presets of a destination country's rules; a route's profile wins over "
+                    "the provider's for the messages it carries. Defaults, not legal advice."
+                ),
             },
         ),
         (

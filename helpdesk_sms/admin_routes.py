@@ -15,6 +15,7 @@ from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
+from .admin_profiles import CountryProfileAdminMixin
 from .forms import InlineFormSet
 from .models import Route, RouteHop
 
@@ -52,11 +53,19 @@ class RouteHopInline(TabularInline[RouteHop, Route]):
 
 
 @admin.register(Route)
-class RouteAdmin(ModelAdmin[Route]):
-    list_display = ("name", "destination_shown", "is_active", "providers_shown")
-    list_filter = ("is_active", "country", "hops__provider")
+class RouteAdmin(CountryProfileAdminMixin, ModelAdmin[Route]):
+    list_display = ("name", "destination_shown", "country_profile", "is_active", "providers_shown")
+    list_filter = ("is_active", "country", "country_profile", "hops__provider")
     search_fields = ("name", "country", "prefix", "hops__provider__name")
-    fields = ("name", "country", "prefix", "is_active")
+    fields = (
+        "name",
+        "country",
+        "prefix",
+        "is_active",
+        "country_profile",
+        "country_profile_summary",
+    )
+    readonly_fields = ("country_profile_summary",)
     inlines = [RouteHopInline]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Route]:

@@ -18,7 +18,7 @@ from typing import Any
 from django.db.models import Q
 from django.utils import timezone
 
-from . import conf, dlt
+from . import conf, country_profiles, dlt
 from . import text as sms_text
 from .exceptions import (
     EmptyText,
@@ -268,6 +268,12 @@ class Composer:
         return self.route.gateway_class.verbose_name or self.provider.gateway
 
     @property
+    def profile(self) -> country_profiles.CountryProfile | None:
+        """The messages' country profile: the route's, else the provider's (no query)."""
+        route_profile = self.via.country_profile if self.via is not None else ""
+        return country_profiles.effective(route_profile, self.provider.country_profile)
+
+    @property
     def route_note(self) -> str:
         """Why this provider, for the message's first event ("" when none was routed)."""
         if self.note:
@@ -335,6 +341,7 @@ class Composer:
         """
         info = self.text(body)
         ids = self.dlt_ids(registered_template_id, registered_entity_id)
+        self.check_profile(info, ids)
         if group is not None:
             self.check_group(group)
             recipient = ""
@@ -365,6 +372,18 @@ class Composer:
             route_id=self.via.pk if self.via is not None else None,
             **fields,
         )
+
+    def check_profile(self, info: sms_text.TextInfo, ids: dlt.DltIds) -> None:
+        """Refuse what the country profile forbids: a sender of another form
+        (InvalidSender), too many parts (TextTooLong), no registered template id where
+        one is required (RegisteredTemplateRequired)."""
+        profile = self.profile
+        if profile is None:
+            return
+        problem = profile.sender_error(self.route.sender)
+        if problem:
+            raise InvalidSender(problem)
+        country_profiles.check_message(profile, parts=info.parts, template_id=ids.template_id)
 
     def dlt_ids(self, template_id: str, entity_id: str) -> dlt.DltIds:
         """The resolved DLT ids, read once per composer and pair of given ids."""

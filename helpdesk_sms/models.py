@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from . import country_profiles
 from .fields import EncryptedTextField
 from .gateways import registry
 from .gateways.base import Capability
@@ -244,6 +245,13 @@ class Provider(models.Model):
             "URL, one per line; several during a rotation. Leave empty to keep the stored ones."
         ),
     )
+    country_profile = country_profiles.profile_field(
+        _(
+            "The destination country's rules: sender ID format, SMS part limit, default "
+            "quiet hours, whether a registered (DLT) template id is required, Nigeria's DND "
+            "route for smsclone. Empty: none. See docs/compliance.md, “Country profiles”."
+        ),
+    )
     credentials_changed_at = models.DateTimeField(
         _("credentials last changed"),
         null=True,
@@ -427,6 +435,9 @@ class Provider(models.Model):
             raise ValidationError(
                 {"default_sender": _("The default sender must belong to this provider.")}
             )
+        profile = country_profiles.get(self.country_profile)
+        if sender is not None and profile is not None and profile.sender_error(sender.value):
+            raise ValidationError({"default_sender": profile.sender_error(sender.value)})
         missing = self.missing_credentials(cls)
         if missing:
             raise ValidationError(missing)
@@ -530,6 +541,9 @@ class SenderID(models.Model):
         problems = self.provider.gateway_class()(self.provider).sender_errors(self.value)
         if problems:
             raise ValidationError({"value": [p[0].upper() + p[1:] + "." for p in problems]})
+        profile = country_profiles.get(self.provider.country_profile)
+        if profile is not None and profile.sender_error(self.value):
+            raise ValidationError({"value": profile.sender_error(self.value)})
 
 
 class Contact(models.Model):
@@ -768,6 +782,7 @@ class NotificationTemplate(models.Model):
         if quiet:
             errors["quiet_hours"] = quiet
         errors.update(self.dlt_errors())
+        errors.update(self.profile_errors())
         other = self.active_twin()
         if other is not None:
             errors[NON_FIELD_ERRORS] = self.twin_error(other)
@@ -787,6 +802,37 @@ class NotificationTemplate(models.Model):
                 "A registered pattern is registered under a template id: enter it."
             )
         return errors
+
+    def pinned_provider(self) -> Provider | None:
+        """The provider the template always sends through (its own, or its sender's)."""
+        if self.provider_id:
+            return self.provider
+        sender = self.sender if self.sender_id else None
+        return sender.provider if sender is not None else None
+
+    def profile_errors(self) -> dict[str, Any]:
+        """A pinned provider whose country profile requires a registered template id needs
+        one here (or a default on the sender): its operators drop texts without."""
+        provider = self.pinned_provider()
+        if provider is None:
+            return {}
+        profile = country_profiles.get(provider.country_profile)
+        if profile is None or not profile.registered_template_required:
+            return {}
+        sender = self.sender if self.sender_id else None
+        if self.registered_template_id.strip():
+            return {}
+        if sender is not None and sender.registered_template_id.strip():
+            return {}
+        if str((provider.options or {}).get("dlt_template_id") or "").strip():
+            return {}
+        return {
+            "registered_template_id": _(
+                "Provider %(provider)s has the %(profile)s profile, which requires a "
+                "registered (DLT) template id: enter it."
+            )
+            % {"provider": provider.name, "profile": profile.name}
+        }
 
     def body_error(self) -> str:
         """What is wrong with the body (syntax, a variable the event lacks); "" if nothing.

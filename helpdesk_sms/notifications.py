@@ -34,6 +34,7 @@ from django.utils import timezone
 
 from . import conf, consent, quiet_hours, signals, template_context
 from .compose import Composer, Composers, apply_smart_replace, creation_event, resolve_provider
+from .country_profiles import CountryProfile, RegisteredTemplateRequired
 from .dlt import DltMismatch, check_against_pattern
 from .exceptions import InvalidRecipient, SmsInputError
 from .inputs import check_notify_arguments
@@ -71,6 +72,7 @@ class Draft:
     message: Message
     note: str
     ticket: Any = None  # for the log
+    profile: CountryProfile | None = None  # its country profile: default quiet hours
 
 
 @dataclass
@@ -271,14 +273,16 @@ def _keep_quiet_hours(
     the message goes as it would without quiet hours, rather than not at all.
     """
     try:
-        if quiet_hours.template_window(template) is None:
+        if quiet_hours.template_window(template, draft.profile) is None:
             return
     except ValueError as exc:
         logger.warning("helpdesk_sms: quiet hours ignored: %s", exc)
         return
     if request.ticket_zone is None:
         request.ticket_zone = quiet_hours.ticket_zone(request.ticket) or ""
-    note = quiet_hours.apply(draft.message, template, now, ticket_tz=request.ticket_zone or None)
+    note = quiet_hours.apply(
+        draft.message, template, now, ticket_tz=request.ticket_zone or None, profile=draft.profile
+    )
     if note:
         draft.note = "; ".join(filter(None, [note, draft.note]))
 
@@ -653,11 +657,15 @@ def _build(
             Status.SUPPRESSED, "invalid_recipient", str(exc), target, fields, now, body
         )
         return Draft(unsent, "not sent")
+    except RegisteredTemplateRequired as exc:  # the operator would drop it: never queued
+        unsent = _unsent(Status.SUPPRESSED, "content_rejected", str(exc), target, fields, now, body)
+        return Draft(unsent, "not sent")
     except SmsInputError as exc:
         unsent = _unsent(Status.FAILED, "invalid_input", str(exc), target, fields, now, body)
         return Draft(unsent, "not sent")
     note = f"queued by template {template.name!r}"
-    return Draft(message, "; ".join(filter(None, [note, replaced_note, composer.route_note])))
+    notes = "; ".join(filter(None, [note, replaced_note, composer.route_note]))
+    return Draft(message, notes, profile=composer.profile)
 
 
 def _unsent(

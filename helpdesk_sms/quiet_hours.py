@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta, tzinfo
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
@@ -27,6 +27,9 @@ from phonenumbers import timezone as phone_timezones
 
 from . import conf
 from .states import Status
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .country_profiles import CountryProfile
 
 #: How a window is written: "21:00-08:00" (an en dash or " to " also read).
 _WINDOW = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*(?:-|–|to)\s*(\d{1,2}):(\d{2})\s*$")
@@ -111,14 +114,17 @@ def site_window() -> Window | None:
 _settings_read: dict[str, Window] = {}
 
 
-def template_window(template: Any) -> Window | None:
+def template_window(template: Any, profile: CountryProfile | None = None) -> Window | None:
     """The window a template's messages keep: none when urgent, else its own, else the
-    site's (its own value ``off``: none)."""
+    site's, else their country profile's default (its own value ``off``: none)."""
     if getattr(template, "urgent", False):
         return None
     own = (getattr(template, "quiet_hours", "") or "").strip()
     if not own:
-        return site_window()
+        site = site_window()
+        if site is None and profile is not None and profile.quiet_hours:
+            return _parsed_template(profile.quiet_hours)
+        return site
     if own.lower() == OFF:
         return None
     return _parsed_template(own)
@@ -230,7 +236,14 @@ def hold_for(
     return Hold(opening.astimezone(UTC), note)
 
 
-def apply(message: Any, template: Any, now: datetime, *, ticket_tz: str | None = None) -> str:
+def apply(
+    message: Any,
+    template: Any,
+    now: datetime,
+    *,
+    ticket_tz: str | None = None,
+    profile: CountryProfile | None = None,
+) -> str:
     """Hold an unsaved notification ``message`` for quiet hours when its template keeps
     them and it is due inside them; returns the note for its first event ("" if not held).
 
@@ -238,7 +251,7 @@ def apply(message: Any, template: Any, now: datetime, *, ticket_tz: str | None =
     """
     if message.status not in (Status.QUEUED, Status.SCHEDULED):
         return ""
-    window = template_window(template)
+    window = template_window(template, profile)
     if window is None:
         return ""
     due = message.send_at if message.send_at and message.send_at > now else now

@@ -18,6 +18,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from . import country_profiles
+
 #: A number prefix as stored: ``+`` and 1 to 15 digits (E.164 has at most 15).
 PREFIX = re.compile(r"\+[1-9][0-9]{0,14}")
 
@@ -61,6 +63,13 @@ class Route(models.Model):
             "Numbers starting with these digits take this route, written with +, e.g. +23480. "
             "A longer matching prefix wins over a shorter one and over a country route. Leave "
             "empty for a country route or the default route."
+        ),
+    )
+    country_profile = country_profiles.profile_field(
+        _(
+            "The destination country's rules for the messages routed here (before their "
+            "provider's profile): SMS part limit, default quiet hours, whether a registered "
+            "(DLT) template id is required, sender ID format. Empty: the provider's profile."
         ),
     )
     is_active = models.BooleanField(

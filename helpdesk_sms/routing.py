@@ -45,6 +45,7 @@ class RouteChoice:
     pk: int
     name: str
     hops: tuple[Hop, ...]
+    country_profile: str = ""  # the route's country profile code ("" for none)
 
     def ordered(self, rng: RandomSource | None = None) -> list[Hop]:
         """The hops to try in order: a weighted pick among the lowest position, then the rest.
@@ -114,6 +115,7 @@ class RouteTable:
             hop + "route__country",
             hop + "route__prefix",
             hop + "route__is_active",
+            hop + "route__country_profile",
             hop + "position",
             hop + "weight",
             hop + "sender_id",
@@ -132,7 +134,7 @@ class RouteTable:
         )
         width, sender_width = len(provider_columns), len(sender_columns)
         providers: dict[int, Provider] = {}
-        routes: dict[int, tuple[tuple[str, str, str], list[Hop]]] = {}
+        routes: dict[int, tuple[tuple[str, str, str, str], list[Hop]]] = {}
         for row in rows:
             provider = providers.get(row[0])
             if provider is None:
@@ -143,9 +145,9 @@ class RouteTable:
                 provider = providers[row[0]] = _provider(
                     provider_columns, values, sender_columns, row[width : width + sender_width]
                 )
-            hop_pk, route, name, country, prefix, active, position, weight, *sender_row = row[
-                width + sender_width :
-            ]
+            hop_pk, route, name, country, prefix, active, profile, position, weight, *sender_row = (
+                row[width + sender_width :]
+            )
             if hop_pk is None or not active:
                 continue
             sender_pk, sender_value, sender_active = sender_row
@@ -154,14 +156,14 @@ class RouteTable:
                 sender = SenderID(
                     pk=sender_pk, provider=provider, value=sender_value, is_active=sender_active
                 )
-            _key, hops = routes.setdefault(route, ((name, country, prefix), []))
+            _key, hops = routes.setdefault(route, ((name, country, prefix, profile), []))
             hops.append(Hop(provider, position, weight, sender))
         prefixes: dict[str, RouteChoice] = {}
         countries: dict[str, RouteChoice] = {}
         default: RouteChoice | None = None
-        for pk, ((name, country, prefix), hops) in routes.items():
+        for pk, ((name, country, prefix, profile), hops) in routes.items():
             hops.sort(key=lambda h: h.position)  # stable: the providers' order among equals
-            choice = RouteChoice(pk=pk, name=name, hops=tuple(hops))
+            choice = RouteChoice(pk=pk, name=name, hops=tuple(hops), country_profile=profile)
             if prefix:
                 prefixes[prefix] = choice
             elif country:

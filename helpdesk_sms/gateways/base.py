@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 import requests
 from urllib3.exceptions import NameResolutionError, NewConnectionError
 
-from .. import conf
+from .. import conf, country_profiles
 from . import inbound
 from .inbound import InboundSms
 
@@ -438,7 +438,12 @@ class Gateway:
             return zoneinfo.ZoneInfo("UTC")
 
     def option(self, key: str, default: Any = None) -> Any:
-        return (self.provider.options or {}).get(key, default)
+        """The provider's option ``key``; unset, its country profile's default for this
+        gateway (Nigeria's DND route on smsclone), else ``default``."""
+        options = self.provider.options or {}
+        if key in options:
+            return options[key]
+        return country_profiles.option_defaults(self.provider, self.name).get(key, default)
 
     @property
     def secrets(self) -> list[str]:
