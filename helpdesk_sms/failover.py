@@ -144,6 +144,9 @@ class Failover:
         composer = self._composer(choice, hop, message)
         info = composer.text(message.body)
         composer.allowed_number(message.recipient)
+        composer.via = choice  # the route's country profile, else the next provider's
+        ids = DltIds(message.registered_template_id, message.registered_entity_id)
+        composer.check_profile(info, ids)
         later = _later(message)
         return {
             "provider": hop.provider.pk,
@@ -153,9 +156,7 @@ class Failover:
             "estimated_cost": composer.prices.estimate(info.parts, message.recipient),
             "currency": composer.prices.currency,
             # The message's own DLT ids travel to a provider that sends them.
-            "gateway_options": composer.options_with(
-                DltIds(message.registered_template_id, message.registered_entity_id)
-            ),
+            "gateway_options": composer.options_with(ids),
             "attempts": 0,
             # Held for its send time: at the gateway where the next provider schedules
             # there, else here until then.

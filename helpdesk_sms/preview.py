@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from phonenumbers import PhoneNumberType
 
-from . import conf, quiet_hours, template_context
+from . import conf, country_profiles, quiet_hours, template_context
 from . import text as sms_text
 from .compose import Route, apply_smart_replace, check_text
 from .exceptions import SmsInputError
@@ -256,7 +256,8 @@ def quiet_hours_line(
     if template.urgent:
         return str(_("Urgent: sent at once, whatever the quiet hours."))
     try:
-        window = quiet_hours.template_window(template)
+        profile = country_profiles.get(provider.country_profile) if provider else None
+        window = quiet_hours.template_window(template, profile)
     except ValueError:
         return ""  # the form reports the value itself
     if window is None:

@@ -257,5 +257,24 @@ class RouteHop(models.Model):
                 }
             elif sender is not None and not sender.is_active:
                 errors["sender"] = _("Sender ID %(sender)r is inactive.") % {"sender": sender.value}
+        if "sender" not in errors:
+            errors.update(self._profile_errors(route, provider))
         if errors:
             raise ValidationError(errors)
+
+    def _profile_errors(self, route: Route, provider: Any) -> dict[str, str]:
+        """The sender this provider uses on the route (the row's, else the provider's
+        default) must fit the route's country profile."""
+        profile = country_profiles.get(route.country_profile)
+        sender = self.sender if self.sender_id else provider.default_sender
+        if profile is None or sender is None:
+            return {}
+        problem = profile.sender_error(sender.value)
+        if not problem:
+            return {}
+        if not self.sender_id:
+            problem = _(
+                "%(problem)s This row has no sender ID, so the provider's default is used: "
+                "choose one that fits."
+            ) % {"problem": problem}
+        return {"sender": str(problem)}

@@ -19,7 +19,15 @@ from helpdesk_sms.api import send_sms
 from helpdesk_sms.country_profiles import PROFILES, RegisteredTemplateRequired
 from helpdesk_sms.exceptions import InvalidSender, TextTooLong
 from helpdesk_sms.integrations import model_watcher
-from helpdesk_sms.models import Message, NotificationTemplate, Route, RouteHop, SenderID
+from helpdesk_sms.models import (
+    Message,
+    MessageEvent,
+    NotificationTemplate,
+    Route,
+    RouteHop,
+    SenderID,
+)
+from helpdesk_sms.preview import quiet_hours_line
 from helpdesk_sms.states import Status
 
 from .fixtures_smsclone import SMSCLONE_DND_NUMBER
@@ -27,6 +35,7 @@ from .querycount import added, app_disabled, captured
 from .test_admin import page, provider_form_data, url
 from .test_notifications import BUDGET, make_ticket, within
 from .test_quiet_hours import Clock
+from .test_route_admin import field_errors, route_form
 
 pytestmark = pytest.mark.django_db
 
@@ -354,3 +363,51 @@ def test_the_route_page_shows_its_profile_and_what_it_implies(admin_client, memo
 
     assert "Netherlands (NL)" in html
     assert "at most 3 SMS parts a message" in html
+
+
+def test_a_route_row_whose_default_sender_does_not_fit_the_routes_profile_is_refused(
+    admin_client, memory_provider
+):
+    SenderID.objects.filter(pk=memory_provider.default_sender_id).update(value="HELPDESK")
+    data = route_form({"provider": memory_provider.pk}, name="India", country="IN")
+    data["country_profile"] = "IN"
+
+    response = admin_client.post(url("route", "add"), data)
+
+    [error] = field_errors(response)["hops.sender"]
+    assert "'HELPDESK' is not a sender ID for the India profile" in error
+    assert "the provider's default is used" in error
+    assert not Route.objects.exists()
+
+
+def test_the_template_preview_names_the_profiles_quiet_hours(memory_provider):
+    with_profile(memory_provider, "IN")
+    template = NotificationTemplate(name="Ack", event="task_added", audience="customer", body="Hi")
+
+    line = quiet_hours_line(
+        template, memory_provider, now=datetime(2026, 3, 11, 2, 0, tzinfo=KOLKATA)
+    )
+
+    assert "Quiet hours 21:00–09:00 in the recipient's local time" in line
+
+
+# -- failover ---------------------------------------------------------------------------------
+
+
+def test_failover_skips_a_provider_whose_profile_the_message_does_not_fit(
+    unified_provider, unified_sim, canlog_provider, canlog_sim
+):
+    route = Route.objects.create(name="India", country="IN")
+    RouteHop.objects.create(route=route, provider=unified_provider, position=1)
+    RouteHop.objects.create(route=route, provider=canlog_provider, position=2)
+    with_profile(canlog_provider, "IN")  # requires a registered template id
+    unified_sim.set_faults(credit_exhausted=True)
+    [message] = send_sms(INDIAN, "Your ticket #42 is open")
+
+    outbox.dispatch()
+
+    message.refresh_from_db()
+    assert message.status == Status.FAILED
+    assert canlog_sim.messages == []
+    note = MessageEvent.objects.filter(message=message).order_by("pk").last().note
+    assert "Canlog test cannot take it (The India profile requires a registered" in note
