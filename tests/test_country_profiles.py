@@ -32,7 +32,8 @@ from helpdesk_sms.states import Status
 
 from .fixtures_smsclone import SMSCLONE_DND_NUMBER
 from .querycount import added, app_disabled, captured
-from .test_admin import page, provider_form_data, url
+from .test_admin import page, provider_form_data, template_form, url
+from .test_commands import refused
 from .test_notifications import BUDGET, make_ticket, within
 from .test_quiet_hours import Clock
 from .test_route_admin import field_errors, route_form
@@ -183,6 +184,16 @@ def test_send_sms_with_a_registered_template_id_on_india_is_queued(memory_provid
     [message] = send_sms(INDIAN, "Your ticket is open.", registered_template_id=TEMPLATE_ID)
 
     assert message.status == Status.QUEUED
+
+
+def test_sms_send_without_a_registered_template_id_on_india_names_its_option(memory_provider):
+    with_profile(memory_provider, "IN")
+
+    error = refused("sms_send", "--to", INDIAN, "--text", "Your ticket is open.")
+
+    assert error.returncode == 2
+    assert str(error).startswith("--dlt-template-id: The India profile requires")
+    assert not Message.objects.exists()
 
 
 def test_a_notification_without_a_registered_template_id_on_india_is_suppressed(
@@ -411,3 +422,36 @@ def test_failover_skips_a_provider_whose_profile_the_message_does_not_fit(
     assert canlog_sim.messages == []
     note = MessageEvent.objects.filter(message=message).order_by("pk").last().note
     assert "Canlog test cannot take it (The India profile requires a registered" in note
+
+
+def test_the_provider_forms_sender_rows_follow_the_profile_chosen_on_the_same_page(
+    admin_client, memory_provider
+):
+    data = provider_form_data(memory_provider, country_profile="NL")
+    data.update(
+        {
+            "senders-TOTAL_FORMS": "1",
+            "senders-0-value": "0612345678",
+            "senders-0-is_active": "on",
+        }
+    )
+
+    response = admin_client.post(url("provider", "change", memory_provider.pk), data)
+
+    senders, _prices = response.context["inline_admin_formsets"]
+    [error] = senders.formset.forms[0].errors["value"]
+    assert "'0612345678' is not a sender ID for the Netherlands profile" in error
+    assert not SenderID.objects.filter(value="0612345678").exists()
+
+
+def test_the_template_form_refuses_an_india_provider_without_a_registered_template_id(
+    admin_client, memory_provider
+):
+    with_profile(memory_provider, "IN")
+    data = template_form(provider=memory_provider.pk, is_active=None)
+
+    response = admin_client.post(url("notificationtemplate", "add"), data)
+
+    [error] = response.context["adminform"].form.errors["registered_template_id"]
+    assert "has the India profile, which requires a registered (DLT) template id" in error
+    assert not NotificationTemplate.objects.filter(name="Second").exists()
