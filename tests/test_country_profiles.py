@@ -33,7 +33,7 @@ from helpdesk_sms.states import Status
 from .fixtures_smsclone import SMSCLONE_DND_NUMBER
 from .querycount import added, app_disabled, captured
 from .test_admin import page, provider_form_data, template_form, url
-from .test_commands import refused
+from .test_commands import refused, run
 from .test_notifications import BUDGET, make_ticket, within
 from .test_quiet_hours import Clock
 from .test_route_admin import field_errors, route_form
@@ -455,3 +455,27 @@ def test_the_template_form_refuses_an_india_provider_without_a_registered_templa
     [error] = response.context["adminform"].form.errors["registered_template_id"]
     assert "has the India profile, which requires a registered (DLT) template id" in error
     assert not NotificationTemplate.objects.filter(name="Second").exists()
+
+
+# -- the command line -------------------------------------------------------------------------
+
+#: ``sms_route add`` of an Indian route on the memory provider, with India's profile.
+ADD_INDIA = ("sms_route", "add", "India", "--country", "IN", "--provider", "Memory")
+
+
+def test_sms_route_add_sets_the_routes_profile(memory_provider):
+    run(*ADD_INDIA, "--country-profile", "IN")
+
+    assert Route.objects.get(name="India").country_profile == "IN"
+
+
+def test_sms_route_add_refuses_a_sender_the_profile_does_not_take_naming_the_sender_option(
+    memory_provider,
+):
+    SenderID.objects.filter(pk=memory_provider.default_sender_id).update(value="HELPDESK")
+
+    error = refused(*ADD_INDIA, "--country-profile", "IN")
+
+    assert error.returncode == 2
+    assert str(error).startswith("--sender: 'HELPDESK' is not a sender ID for the India profile")
+    assert not Route.objects.exists()

@@ -18,6 +18,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
+from helpdesk_sms.country_profiles import PROFILES
 from helpdesk_sms.models import Provider, Route, RouteHop, SenderID
 
 from ._common import SmsCommand, from_validation_error, get_provider, table, usage_error
@@ -28,6 +29,7 @@ ROUTE_OPTIONS = {
     "country": "--country",
     "prefix": "--prefix",
     "is_active": "--default",
+    "country_profile": "--country-profile",
 }
 HOP_OPTIONS = {
     "provider": "--provider",
@@ -70,6 +72,12 @@ class Command(SmsCommand):
             metavar="PROVIDER=SENDER",
             help="The provider's own approved sender ID to use on this route. Repeatable.",
         )
+        add.add_argument(
+            "--country-profile",
+            choices=sorted(PROFILES),
+            help="The destination country's preset rules for the route's messages (sender "
+            "IDs, SMS parts, default quiet hours, India's registered template id).",
+        )
         add.add_argument("--inactive", action="store_true", help="Create it switched off.")
 
         actions.add_parser("list", help="Show the routes and their providers.")
@@ -98,6 +106,7 @@ class Command(SmsCommand):
             country=options["country"] or "",
             prefix=options["prefix"] or "",
             is_active=not options["inactive"],
+            country_profile=options["country_profile"] or "",
         )
         try:
             with transaction.atomic():
