@@ -479,3 +479,22 @@ def test_sms_route_add_refuses_a_sender_the_profile_does_not_take_naming_the_sen
     assert error.returncode == 2
     assert str(error).startswith("--sender: 'HELPDESK' is not a sender ID for the India profile")
     assert not Route.objects.exists()
+
+
+def test_sms_provider_add_refuses_a_sender_the_profile_does_not_take_naming_the_sender_option(
+    db,
+):
+    error = refused(
+        *("sms_provider", "add", "Dutch", "--gateway", "memory"),
+        *("--country-profile", "NL", "--sender", "0612345678"),
+    )
+
+    assert error.returncode == 2
+    assert str(error).startswith("--sender: '0612345678' is not a sender ID for the Netherlands")
+    assert not SenderID.objects.exists()
+
+
+def test_sms_provider_set_chooses_the_profile_and_show_prints_it(memory_provider):
+    run("sms_provider", "set", "Memory", "--country-profile", "IN")
+
+    assert "India (IN)" in run("sms_provider", "show", "Memory")

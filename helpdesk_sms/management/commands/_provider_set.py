@@ -18,6 +18,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
+from helpdesk_sms.country_profiles import PROFILES
 from helpdesk_sms.gateways import registry
 from helpdesk_sms.gateways.base import Capability, Gateway
 from helpdesk_sms.models import NotificationTemplate, Provider, SenderID
@@ -53,6 +54,7 @@ SETTINGS: dict[str, str] = {
     "timezone": "time zone",
     "default_region": "default region",
     "allowed_countries": "allowed countries",
+    "country_profile": "country profile",
     "options": "options",
     "default_sender": "default sender",
     "low_balance_threshold": "low-balance threshold",
@@ -72,6 +74,7 @@ FIELD_OPTIONS: dict[str, str] = {
     "timezone": "--timezone",
     "default_region": "--default-region",
     "allowed_countries": "--allowed-countries",
+    "country_profile": "--country-profile",
     "low_balance_threshold": "--low-balance",
     "default_sender": "--default-sender",
 }
@@ -101,6 +104,7 @@ CHANGE_OPTIONS = (
     "timezone",
     "default_region",
     "allowed_countries",
+    "country_profile",
     "low_balance",
     "add_sender",
     "remove_sender",
@@ -185,6 +189,11 @@ def add_set_parser(actions: Any) -> ArgumentParser:
         "--allowed-countries",
         metavar="XX,YY",
         help="The only regions this provider may text ('' for any).",
+    )
+    parser.add_argument(
+        "--country-profile",
+        choices=["", *sorted(PROFILES)],
+        help="The destination country's preset rules ('' for none).",
     )
     parser.add_argument(
         "--low-balance", metavar="AMOUNT", help="Warn below this balance ('' for no warning)."
@@ -280,6 +289,8 @@ def _apply_settings(provider: Provider, options: dict[str, Any]) -> None:
         provider.default_region = parse_region(options["default_region"])
     if options["allowed_countries"] is not None:
         provider.allowed_countries = parse_countries(options["allowed_countries"])
+    if options["country_profile"] is not None:
+        provider.country_profile = options["country_profile"]
     if options["low_balance"] is not None:
         provider.low_balance_threshold = options["low_balance"].strip() or None
     if options["api_key_env"] is not None:

@@ -22,6 +22,7 @@ from django.db.models import OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
 from helpdesk_sms import conf
+from helpdesk_sms.country_profiles import PROFILES
 from helpdesk_sms.gateways import registry
 from helpdesk_sms.gateways.base import Capability, redact
 from helpdesk_sms.models import BalanceSnapshot, Provider, SenderID
@@ -68,6 +69,7 @@ PROVIDER_OPTIONS = {
     "default_region": "--default-region",
     "allowed_countries": "--allowed-countries",
     "callback_secrets": "--callback-secret",
+    "country_profile": "--country-profile",
 }
 SENDER_OPTIONS = {"value": "--sender", "provider": "NAME", "__all__": "--sender"}
 
@@ -139,6 +141,12 @@ class Command(SmsCommand):
             metavar="XX,YY",
             help="Regions this provider may text, e.g. IN,NP (default: any).",
         )
+        add.add_argument(
+            "--country-profile",
+            choices=sorted(PROFILES),
+            help="The destination country's preset rules (sender IDs, SMS parts, default "
+            "quiet hours, India's registered template id, Nigeria's smsclone DND route).",
+        )
         add.add_argument("--low-balance", metavar="AMOUNT", help="Warn below this balance.")
         add.add_argument("--inactive", action="store_true", help="Create it switched off.")
         add_base_url(add)
@@ -194,6 +202,7 @@ class Command(SmsCommand):
             default_region=parse_region(options["default_region"] or ""),
             allowed_countries=parse_countries(options["allowed_countries"] or ""),
             callback_secrets=_callback_secrets(options, gateway),
+            country_profile=options["country_profile"] or "",
         )
         base_url = parse_base_url(options["base_url"]) if options["base_url"] else None
         if options["priority"] is not None:
@@ -290,6 +299,7 @@ class Command(SmsCommand):
             ("time zone", provider.timezone),
             ("default region", _default_region(provider)),
             ("allowed countries", ",".join(provider.allowed_country_list()) or "any"),
+            ("country profile", provider.get_country_profile_display() or "-"),
             ("options", masked(_format_options(provider.options))),
             ("sender IDs", masked(_format_senders(provider))),
             ("low-balance threshold", _or_dash(provider.low_balance_threshold)),
