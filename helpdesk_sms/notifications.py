@@ -273,8 +273,10 @@ def _keep_quiet_hours(
     the message goes as it would without quiet hours, rather than not at all.
     """
     try:
-        if quiet_hours.template_window(template, draft.profile) is None:
+        window = quiet_hours.template_window(template, draft.profile)
+        if window is None:
             return
+        by_profile = quiet_hours.template_window(template) is None  # only the profile's
     except ValueError as exc:
         logger.warning("helpdesk_sms: quiet hours ignored: %s", exc)
         return
@@ -283,6 +285,8 @@ def _keep_quiet_hours(
     note = quiet_hours.apply(
         draft.message, template, now, ticket_tz=request.ticket_zone or None, profile=draft.profile
     )
+    if note and by_profile and draft.profile is not None:
+        note += f" (the {draft.profile.name} country profile's default)"
     if note:
         draft.note = "; ".join(filter(None, [note, draft.note]))
 

@@ -244,6 +244,17 @@ def test_the_profiles_quiet_hours_hold_a_notification_when_nothing_else_sets_the
     assert message.send_at == datetime(2026, 3, 11, 9, 0, tzinfo=KOLKATA)
 
 
+def test_a_message_held_by_the_profiles_quiet_hours_says_so(memory_provider, clock):
+    with_profile(memory_provider, "IN")
+    registered(acknowledgement())
+
+    make_ticket(customer_phone=INDIAN)
+
+    first = MessageEvent.objects.order_by("pk").first()
+    assert first.note.startswith("quiet hours 21:00–09:00 in Asia/Kolkata: held until 09:00")
+    assert "(the India country profile's default)" in first.note
+
+
 def test_the_site_quiet_hours_beat_the_profiles(memory_provider, clock, settings):
     settings.HELPDESK_SMS = {**settings.HELPDESK_SMS, "QUIET_HOURS": "21:00-08:00"}
     with_profile(memory_provider, "IN")
