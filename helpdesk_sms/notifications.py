@@ -667,7 +667,7 @@ def _build(
     except SmsInputError as exc:
         unsent = _unsent(Status.FAILED, "invalid_input", str(exc), target, fields, now, body)
         return Draft(unsent, "not sent")
-    note = f"queued by template {template.name!r}"
+    note = f"from template {template.name!r}"
     notes = "; ".join(filter(None, [note, replaced_note, composer.route_note]))
     return Draft(message, notes, profile=composer.profile)
 
