@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from . import consent
-from .consent_models import ConsentChange, ConsentSource, OptOut
+from .consent_models import ConsentChange, ConsentSource, OptOut, pseudonym
 from .models import Contact
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -56,7 +56,17 @@ class OptOutAdmin(ModelAdmin[OptOut]):
             super().save_model(request, obj, form, change)
             return
         consent.opt_out(obj.number, ConsentSource.ADMIN, user=request.user, note=obj.note)
-        saved = OptOut.objects.get(number=obj.number)
+        # A number erased on request stays listed under its hash: that entry is the one.
+        found = OptOut.objects.filter(number__in=[obj.number, pseudonym(obj.number)])
+        saved = found.order_by("pk").first()
+        if saved is None:  # pragma: no cover - opt_out just wrote one of the two
+            return
+        if saved.number != obj.number:
+            self.message_user(
+                request,
+                _("This number was already opted out, and erased on request since: it stays so."),
+                messages.INFO,
+            )
         obj.pk, obj.opted_out_at, obj.source = saved.pk, saved.opted_out_at, saved.source
 
     def delete_model(self, request: HttpRequest, obj: OptOut) -> None:

@@ -989,6 +989,8 @@ def retry(
     """
     if not (message.provider_id and message.body and (message.recipient or message.group_id)):
         return False
+    if message.purged_at is not None:
+        return False  # its text was erased (retention): "[purged]" is nothing to send
     if message.recipient and OptOut.objects.filter(number=message.recipient).exists():
         return False  # the number replied STOP (or was opted out) since: never re-sent
     return move(

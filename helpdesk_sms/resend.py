@@ -124,6 +124,10 @@ def _check_resendable(original: Message) -> None:
         )
     if original.is_test:
         raise ResendRefused("it was a test send: the gateway checked it and sent nothing")
+    if original.purged_at is not None:
+        raise ResendRefused(
+            "its text and number were erased (retention); nothing is left to re-send"
+        )
     if not original.body.strip():
         raise ResendRefused("it has no text to send")
     if Message.objects.filter(resend_of=original).exists():

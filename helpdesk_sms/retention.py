@@ -33,7 +33,7 @@ from django.utils import timezone
 from . import conf
 from .consent_models import ConsentChange, OptOut, pseudonym
 from .inbound_models import InboundMessage
-from .models import Contact, GatewayExchange, Message, MessageEvent
+from .models import Contact, GatewayExchange, GroupSend, Message, MessageEvent
 from .phones import PhoneNumberError, normalize
 from .states import FINAL, PENDING, Source, Status
 from .transitions import move_where
@@ -174,6 +174,37 @@ def _erase_exchanges(pks: list[int], now: datetime) -> int:
 # -- erasure of one number ----------------------------------------------------------------
 
 
+def _erase_from_group_sends(e164: str) -> int:
+    """Mask ``e164`` in the members a group send skipped (kept as the operator typed them,
+    so each is read as a number first); the count of group sends changed. Group sends are
+    an operator's few, so they are read whole."""
+    changed = 0
+    for send in GroupSend.objects.exclude(skipped=[]).only("pk", "skipped"):
+        kept = [_skipped_without(entry, e164) for entry in send.skipped]
+        if kept != send.skipped:
+            GroupSend.objects.filter(pk=send.pk).update(skipped=kept)
+            changed += 1
+    return changed
+
+
+def _skipped_without(entry: Any, e164: str) -> Any:
+    """A skipped member's entry with ``e164`` masked (its phone, and in its reason)."""
+    if not isinstance(entry, dict):
+        return entry
+    phone = str(entry.get("phone") or "")
+    try:
+        same = normalize(phone, conf.get("DEFAULT_REGION")) == e164
+    except PhoneNumberError:
+        same = False
+    if not same and e164 not in str(entry.get("reason") or ""):
+        return entry
+    masked = dict(entry, reason=str(entry.get("reason") or "").replace(e164, NUMBER_MARKER))
+    if same:
+        masked["reason"] = masked["reason"].replace(phone, NUMBER_MARKER)
+        masked["phone"] = NUMBER_MARKER
+    return masked
+
+
 def erase_number(number: str, *, batch_size: int = 1000) -> PurgeReport:
     """Remove ``number`` everywhere, whatever the age: messages to it (those still waiting,
     scheduled or queued, are canceled first: nothing goes out to an erased number), replies
@@ -207,6 +238,10 @@ def erase_number(number: str, *, batch_size: int = 1000) -> PurgeReport:
     _in_batches(report, "messages", messages, _erase_messages, batch_size)
     inbound = InboundMessage.objects.filter(sender=e164)
     _in_batches(report, "inbound messages", inbound, _erase_inbound, batch_size)
+    # Other messages' timelines may name it too ("re-sent as message #8 to +91…").
+    mentions = MessageEvent.objects.filter(note__contains=e164)
+    report.add("timeline notes", mentions.update(note=_masked("note", Value(e164))))
+    report.add("group sends", _erase_from_group_sends(e164))
     hashed = pseudonym(e164)
     with transaction.atomic():
         report.add("contacts", Contact.objects.filter(phone=e164).delete()[0])

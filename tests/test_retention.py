@@ -231,3 +231,29 @@ def test_a_waiting_message_among_old_ones_does_not_stop_the_batches(provider):
     retention.purge(7, batch_size=1)
 
     assert [m.purged_at is not None for m in Message.objects.order_by("pk")] == [True, False, True]
+
+
+def test_a_purged_suppressed_message_cannot_be_resent(provider):
+    from helpdesk_sms.resend import ResendRefused, resend
+
+    [old] = make(provider, Status.SUPPRESSED)
+    retention.purge(7)
+    old.refresh_from_db()
+
+    with pytest.raises(ResendRefused, match="erased \\(retention\\)"):
+        resend(old, to=NUMBER)
+    assert Message.objects.count() == 1
+
+
+def test_a_purged_failed_group_message_is_not_retried(provider):
+    from helpdesk_sms import outbox
+    from helpdesk_sms.models import RecipientGroup
+
+    group = RecipientGroup.objects.create(name="Field team")
+    [old] = make(provider, Status.FAILED, recipient="", group=group)
+    retention.purge(7)
+    old.refresh_from_db()
+
+    assert outbox.retry(old) is False
+    old.refresh_from_db()
+    assert (old.status, old.body) == (Status.FAILED, retention.MARKER)

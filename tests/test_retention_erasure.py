@@ -199,3 +199,51 @@ def test_the_admin_opts_in_an_erased_entry_audited_by_its_hash(admin_client, mem
     assert response.status_code == 200
     assert not consent.is_opted_out(NUMBER)
     assert ConsentChange.objects.latest("pk").number == consent.pseudonym(NUMBER)
+
+
+def test_adding_an_erased_opted_out_number_in_the_admin_keeps_its_entry(
+    admin_client, memory_provider
+):
+    consent.opt_out(NUMBER)
+    retention.erase_number(NUMBER)
+
+    response = admin_client.post(url("optout", "add"), {"number": NUMBER, "note": "asked again"})
+
+    assert response.status_code == 302
+    assert OptOut.objects.count() == 1
+    assert consent.is_opted_out(NUMBER)
+
+
+def test_erasure_masks_the_number_in_other_messages_timelines(memory_provider):
+    from helpdesk_sms.models import MessageEvent
+
+    [other] = make(memory_provider, recipient="+919812345600")
+    MessageEvent.objects.create(
+        message=other, to_status=other.status, source="admin", note=f"re-sent as #9 to {NUMBER}"
+    )
+
+    retention.erase_number(NUMBER)
+
+    assert not MessageEvent.objects.filter(note__contains=NUMBER).exists()
+    assert MessageEvent.objects.filter(note="re-sent as #9 to [number]").exists()
+
+
+def test_erasure_masks_the_number_among_a_group_sends_skipped_members(memory_provider):
+    from helpdesk_sms.models import GroupSend
+
+    send = GroupSend.objects.create(
+        group_name="Field team",
+        text="Visit today",
+        skipped=[
+            {"name": "Ravi", "phone": "98123 45678", "reason": "98123 45678: not allowed"},
+            {"name": "Asha", "phone": "+919812345600", "reason": "inactive"},
+        ],
+    )
+
+    retention.erase_number(NUMBER)
+
+    send.refresh_from_db()
+    assert send.skipped == [
+        {"name": "Ravi", "phone": "[number]", "reason": "[number]: not allowed"},
+        {"name": "Asha", "phone": "+919812345600", "reason": "inactive"},
+    ]
