@@ -64,3 +64,15 @@ def shipped_templates(db):
 
     shipped = importlib.import_module("helpdesk_sms.migrations.0002_default_templates")
     shipped.create_defaults(apps, None)
+
+
+@pytest.fixture
+def demo_watcher(settings):
+    """The demo site's MODEL_WATCHER (its Ticket, Task and CustomerReply models): tests run
+    with none configured unless they ask for it."""
+    from project.settings import HELPDESK_SMS as DEMO_SETTINGS
+
+    settings.HELPDESK_SMS = {
+        **settings.HELPDESK_SMS,
+        "MODEL_WATCHER": DEMO_SETTINGS["MODEL_WATCHER"],
+    }

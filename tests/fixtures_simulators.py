@@ -44,3 +44,22 @@ def canlog_provider(db, canlog_sim):
     provider.default_sender = SenderID.objects.create(provider=provider, value="HLPDSK")
     provider.save()
     return provider
+
+
+CANLOG_INBOUND_SECRET = "canlog-inbound-secret"
+
+
+@pytest.fixture
+def texting_canlog(live_server, canlog_provider, canlog_sim) -> CanlogSimulator:
+    """``canlog_sim`` set to text the live app as a customer would: its replies are pushed
+    to ``canlog_provider``'s inbound URL (``canlog_sim.reply(...)``)."""
+    from django.urls import reverse
+
+    canlog_provider.callback_secrets = CANLOG_INBOUND_SECRET
+    canlog_provider.save()
+    path = reverse(
+        "helpdesk_sms:inbound",
+        kwargs={"provider_id": canlog_provider.pk, "secret": CANLOG_INBOUND_SECRET},
+    )
+    canlog_sim.reply_to = live_server.url + path
+    return canlog_sim

@@ -8,31 +8,18 @@ from django.urls import reverse
 
 from helpdesk_sms import outbox
 from project.demo.models import Ticket
-from project.settings import HELPDESK_SMS as DEMO_SETTINGS
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("demo_watcher", "shipped_templates"),
+]
 
 CUSTOMER = "+919812345678"
-SECRET = "demo-inbound-secret"
-
-
-@pytest.fixture(autouse=True)
-def _demo_watcher(settings):
-    settings.HELPDESK_SMS = {
-        **settings.HELPDESK_SMS,
-        "MODEL_WATCHER": DEMO_SETTINGS["MODEL_WATCHER"],
-    }
 
 
 @pytest.fixture
-def texted_ticket(live_server, canlog_provider, canlog_sim, shipped_templates) -> Ticket:
+def texted_ticket(texting_canlog) -> Ticket:
     """A demo ticket acknowledged through the Canlog simulator, which texts the app back."""
-    canlog_provider.callback_secrets = SECRET
-    canlog_provider.save()
-    path = reverse(
-        "helpdesk_sms:inbound", kwargs={"provider_id": canlog_provider.pk, "secret": SECRET}
-    )
-    canlog_sim.reply_to = live_server.url + path
     ticket = Ticket.objects.create(
         title="Printer jammed", customer_name="Ravi", customer_phone=CUSTOMER
     )

@@ -8,45 +8,20 @@ REPLY_MODEL), as an operator sees it in the demo's admin.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-from django.urls import reverse
 
 from helpdesk_sms import outbox
 from helpdesk_sms.inbound_models import InboundAction, InboundMessage
 from helpdesk_sms.models import Message
-from helpdesk_sms.simulators.canlog import CanlogSimulator
 from helpdesk_sms.states import Status
 from project.demo.models import Ticket
-from project.settings import HELPDESK_SMS as DEMO_SETTINGS
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("demo_watcher", "shipped_templates"),
+]
 
 CUSTOMER = "+919812345678"
-INBOUND_SECRET = "inbound-secret-for-the-test"
-
-
-@pytest.fixture(autouse=True)
-def _demo_watcher(settings):
-    """The demo's MODEL_WATCHER settings, CustomerReply its REPLY_MODEL."""
-    settings.HELPDESK_SMS = {
-        **settings.HELPDESK_SMS,
-        "MODEL_WATCHER": DEMO_SETTINGS["MODEL_WATCHER"],
-    }
-
-
-@pytest.fixture
-def sim(live_server, canlog_provider, canlog_sim, shipped_templates) -> Iterator[CanlogSimulator]:
-    """The Canlog simulator, set to text the app's inbound URL for its provider."""
-    canlog_provider.callback_secrets = INBOUND_SECRET
-    canlog_provider.save()
-    path = reverse(
-        "helpdesk_sms:inbound",
-        kwargs={"provider_id": canlog_provider.pk, "secret": INBOUND_SECRET},
-    )
-    canlog_sim.reply_to = live_server.url + path
-    yield canlog_sim
 
 
 def raise_ticket(title: str = "Printer jammed") -> Ticket:
@@ -64,11 +39,11 @@ def acknowledgement(ticket: Ticket) -> Message:
     return Message.objects.get(event="ticket_created", ticket_id=str(ticket.pk))
 
 
-def test_a_reply_naming_its_ticket_lands_on_it_once_though_pushed_three_times(sim):
+def test_a_reply_naming_its_ticket_lands_on_it_once_though_pushed_three_times(texting_canlog):
     named = raise_ticket("Printer jammed")
     latest = raise_ticket("Scanner offline")
 
-    pushes = sim.reply(CUSTOMER, "HLPDSK", f"About #{named.pk}: still jammed", repeat=3)
+    pushes = texting_canlog.reply(CUSTOMER, "HLPDSK", f"About #{named.pk}: still jammed", repeat=3)
 
     assert [push["status"] for push in pushes] == [200, 200, 200]
     assert replies(named) == [f"About #{named.pk}: still jammed"]
@@ -77,44 +52,46 @@ def test_a_reply_naming_its_ticket_lands_on_it_once_though_pushed_three_times(si
     assert (stored.repeat_count, stored.action, stored.ticket) == (3, InboundAction.TICKET, named)
 
 
-def test_a_reply_without_a_reference_lands_on_the_ticket_last_texted(sim):
+def test_a_reply_without_a_reference_lands_on_the_ticket_last_texted(texting_canlog):
     raise_ticket("Printer jammed")
     latest = raise_ticket("Scanner offline")
 
-    sim.reply(CUSTOMER, "HLPDSK", "Still broken, please call me")
+    texting_canlog.reply(CUSTOMER, "HLPDSK", "Still broken, please call me")
 
     assert replies(latest) == ["Still broken, please call me"]
     assert InboundMessage.objects.get().ticket == latest
 
 
-def test_a_reply_about_no_ticket_is_kept_for_a_human(sim):
-    sim.reply("+919812345699", "HLPDSK", "Who is this?")
+def test_a_reply_about_no_ticket_is_kept_for_a_human(texting_canlog):
+    texting_canlog.reply("+919812345699", "HLPDSK", "Who is this?")
 
     stored = InboundMessage.objects.get()
     assert (stored.action, stored.ticket) == (InboundAction.UNASSIGNED, None)
 
 
-def test_stop_suppresses_the_next_notification_to_that_number(sim):
+def test_stop_suppresses_the_next_notification_to_that_number(texting_canlog):
     raise_ticket()
 
-    sim.reply(CUSTOMER, "HLPDSK", "STOP")
+    texting_canlog.reply(CUSTOMER, "HLPDSK", "STOP")
     after_stop = raise_ticket("Scanner offline")
 
     message = acknowledgement(after_stop)
     assert (message.status, message.error_category) == (Status.SUPPRESSED, "opted_out")
 
 
-def test_start_lifts_the_opt_out(sim):
-    sim.reply(CUSTOMER, "HLPDSK", "STOP")
-    sim.reply(CUSTOMER, "HLPDSK", "start")
+def test_start_lifts_the_opt_out(texting_canlog):
+    texting_canlog.reply(CUSTOMER, "HLPDSK", "STOP")
+    texting_canlog.reply(CUSTOMER, "HLPDSK", "start")
 
     ticket = raise_ticket()
 
     assert acknowledgement(ticket).status == Status.ACCEPTED
 
 
-def test_stop_is_confirmed_from_the_provider_and_sender_the_customer_texted(sim, canlog_provider):
-    sim.reply(CUSTOMER, "HLPDSK", "Stop")
+def test_stop_is_confirmed_from_the_provider_and_sender_the_customer_texted(
+    texting_canlog, canlog_provider
+):
+    texting_canlog.reply(CUSTOMER, "HLPDSK", "Stop")
     outbox.dispatch()
 
     confirmation = Message.objects.get(recipient=CUSTOMER)
@@ -123,9 +100,9 @@ def test_stop_is_confirmed_from_the_provider_and_sender_the_customer_texted(sim,
     assert InboundMessage.objects.get().action == InboundAction.KEYWORD
 
 
-def test_stop_is_not_put_on_the_ticket(sim):
+def test_stop_is_not_put_on_the_ticket(texting_canlog):
     ticket = raise_ticket()
 
-    sim.reply(CUSTOMER, "HLPDSK", "STOP")
+    texting_canlog.reply(CUSTOMER, "HLPDSK", "STOP")
 
     assert replies(ticket) == []

@@ -225,3 +225,20 @@ def test_a_reply_naming_a_merged_ticket_lands_on_the_ticket_it_was_merged_into(s
 
     assert (match.ticket, delivered.ticket) == (kept, kept)
     assert sms_followups(kept) == [f"#{ticket.pk} still jammed"]
+
+
+# -- end to end: the gateway simulator pushes the reply over HTTP ---------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_reply_pushed_three_times_is_one_followup_on_the_staff_ticket_page(
+    shipped_templates, texting_canlog, sms_provider, ticket, staff_client
+):
+    from helpdesk_sms.inbound_models import InboundMessage
+
+    texting_canlog.reply(CUSTOMER, "HLPDSK", f"#{ticket.pk} tray 2 still jams", repeat=3)
+
+    page = staff_client.get(reverse("helpdesk:view", args=[ticket.pk])).content.decode()
+    assert page.count("tray 2 still jams") == 1
+    assert f"SMS received from {CUSTOMER}" in page
+    assert InboundMessage.objects.get().repeat_count == 3
