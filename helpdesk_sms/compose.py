@@ -366,7 +366,7 @@ class Composer:
             send_at=self.send_at,
             status=self.status,
             status_changed_at=self.now,
-            gateway_options=self.options_with(ids),
+            gateway_options=dict(self.gateway_options),
             registered_template_id=ids.template_id,
             registered_entity_id=ids.entity_id,
             route_id=self.via.pk if self.via is not None else None,
@@ -402,17 +402,6 @@ class Composer:
             ).first()
             self._sender_known = True
         return self._sender
-
-    def options_with(self, ids: dlt.DltIds) -> dict[str, str]:
-        """The message's gateway options; for a DLT gateway with the entity id among them.
-
-        The outbox builds a request from the first message's options and never puts
-        messages with different options in one request, so the entity id travels there.
-        """
-        options = dict(self.gateway_options)
-        if ids.entity_id and self.route.supports(Capability.DLT):
-            options[dlt.ENTITY_OPTION] = ids.entity_id
-        return options
 
 
 class Composers:

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .exceptions import SmsInputError
 
@@ -169,12 +169,6 @@ def _snippet(text: str, start: int) -> str:
         return "(nothing more)"
     cut = rest[:SNIPPET_CHARS]
     return repr(cut + ("…" if len(rest) > SNIPPET_CHARS else ""))
-
-
-def stored_options(options: dict[str, Any] | None) -> dict[str, Any]:
-    """A stored message's gateway options without the entity id the composer put there:
-    what a template or call chose, to compose the message again (a re-send, a failover)."""
-    return {k: v for k, v in (options or {}).items() if k != ENTITY_OPTION}
 
 
 def resolve_ids(

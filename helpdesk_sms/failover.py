@@ -22,7 +22,7 @@ from typing import Any
 from django.utils import timezone
 
 from .compose import Composer
-from .dlt import DltIds, stored_options
+from .dlt import DltIds
 from .exceptions import InvalidSender, SmsInputError
 from .health import PROVABLE, CircuitBoard
 from .health_models import CircuitState
@@ -155,8 +155,7 @@ class Failover:
             "parts": info.parts,
             "estimated_cost": composer.prices.estimate(info.parts, message.recipient),
             "currency": composer.prices.currency,
-            # The message's own DLT ids travel to a provider that sends them.
-            "gateway_options": composer.options_with(ids),
+            "gateway_options": dict(composer.gateway_options),
             "attempts": 0,
             # Held for its send time: at the gateway where the next provider schedules
             # there, else here until then.
@@ -189,7 +188,7 @@ class Failover:
         same_gateway = message.provider is not None and (
             message.provider.gateway == hop.provider.gateway
         )
-        options = stored_options(message.gateway_options) if same_gateway else {}
+        options = dict(message.gateway_options or {}) if same_gateway else {}
         candidates: list[Any] = [hop.sender] if hop.sender is not None else [None, message.sender]
         error: SmsInputError | None = None
         for sender in candidates:

@@ -356,6 +356,7 @@ def _batch_key(message: Message, gateway_schedules: bool) -> tuple[Any, ...]:
         message.flash,
         message.group_id,
         message.registered_template_id,
+        message.registered_entity_id,
         schedule,
         # A template's route or channel travels per request: only alike messages share one.
         tuple(sorted((message.gateway_options or {}).items())),
@@ -663,6 +664,7 @@ def _batch_of(provider: Provider, messages: list[Message]) -> Batch:
         schedule_at=schedule_at,
         group_id=first.group.provider_group_id if first.group is not None else "",
         template_id=first.registered_template_id,
+        entity_id=first.registered_entity_id,
         encoding=first.encoding,
         options={str(k): str(v) for k, v in (first.gateway_options or {}).items()},
     )
@@ -936,6 +938,7 @@ def _record_group_members(
             audience=parent.audience,
             template=parent.template,
             registered_template_id=parent.registered_template_id,
+            registered_entity_id=parent.registered_entity_id,
             ticket_type=parent.ticket_type,
             ticket_id=parent.ticket_id,
         )

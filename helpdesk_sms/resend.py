@@ -160,7 +160,7 @@ def _composer(original: Message, provider: Any, now: Any, phone: str) -> tuple[C
         provider=pinned,
         sender=original.sender or None,
         now=now,
-        gateway_options=dlt.stored_options(original.gateway_options) or None,
+        gateway_options=original.gateway_options or None,
     )
     return composers.for_number(phone)
 

@@ -419,3 +419,24 @@ def test_a_group_send_from_a_template_unlike_its_pattern_is_refused_on_the_templ
     [error] = response.context["form"].errors["template"]
     assert "Rendered for Asha: The text does not match its registered DLT template" in error
     assert not Message.objects.exists()
+
+
+def test_messages_with_different_entity_ids_go_in_separate_requests(dlt_gateway):
+    provider, sim = dlt_gateway
+    for entity in ("1201159876543210987", "1201150000000000001"):
+        send_sms(
+            [NUMBER, "+919812345679"],
+            TEXT,
+            provider=provider,
+            registered_template_id="1107161234567890123",
+            registered_entity_id=entity,
+        )
+
+    outbox.dispatch()
+
+    assert sorted((m.entity_id, m.number[-10:]) for m in sim.messages) == [
+        ("1201150000000000001", "9812345678"),
+        ("1201150000000000001", "9812345679"),
+        ("1201159876543210987", "9812345678"),
+        ("1201159876543210987", "9812345679"),
+    ]

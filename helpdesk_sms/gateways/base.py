@@ -138,6 +138,8 @@ class Batch:
     group_id: str = ""
     #: A registered template id (DLT regimes).
     template_id: str = ""
+    #: The principal entity id (PE ID) registered with that template (India's DLT).
+    entity_id: str = ""
     #: The text's encoding as composed ("gsm7", "ucs2", or "latin1" where the gateway
     #: said it carries ISO-8859-1); ``unicode`` is ``encoding == "ucs2"``.
     encoding: str = ""
@@ -332,12 +334,12 @@ class Gateway:
 
     def dlt_params(self, batch: Batch) -> dict[str, str]:
         """The DLT parameters of ``batch``: its template id and, with it, the entity id
-        (the message's, else the provider's ``dlt_entity_id`` option); none without one."""
+        (the messages', else the provider's ``dlt_entity_id`` option); none without one."""
         if not (batch.template_id and self.has(Capability.DLT)):
             return {}
         template_param, entity_param = self.dlt_names()
         params = {template_param: batch.template_id}
-        entity = batch.options.get(DLT_ENTITY_OPTION) or self.option(DLT_ENTITY_OPTION)
+        entity = batch.entity_id or self.option(DLT_ENTITY_OPTION)
         if entity not in (None, ""):
             params[entity_param] = str(entity).strip()
         return params
