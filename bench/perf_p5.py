@@ -70,12 +70,12 @@ def insert_messages(count: int, providers: list[int]) -> None:
             status_changed_at, provider_message_id, provider_job_id, error_category,
             error_code, error_text, attempts, claim_token, created_at, updated_at, event,
             audience, registered_template_id, ticket_id, providers_tried, priority,
-            held_reason)
+            held_reason, quiet_hours, registered_entity_id)
         {prologue}
         SELECT {prefix} || {digits}, {country}, 'Your ticket was updated', 'gsm7', 1, 0.18,
             CASE WHEN {billed} THEN 0.18 ELSE NULL END, 'INR', {provider}, 'HLPDSK', false,
             '{{}}', false, {status}, {created}, '', '', {category}, '', {text}, 1, '',
-            {created}, {created}, 'manual', '', '', '', '[]', 'normal', ''
+            {created}, {created}, 'manual', '', '', '', '[]', 'normal', '', false, ''
         FROM {source}
     """  # noqa: S608 - our own table and constants
     with connection.cursor() as cursor:
